@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make demo` (the local demo on the emulators) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: all deps test lint typecheck pytest up demo bench clean
+
+all: test
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: deps
+	$(VENV)/bin/mypy
+
+pytest: deps
+	$(PY) -m pytest -q $(ARGS) || [ $$? -eq 5 ]  # 5: no tests collected
+
+# The README's test command.
+test: lint typecheck pytest
+
+# Local platform: Azurite, both emulators and the local Functions host, until Ctrl-C.
+up: deps
+	$(PY) -m devstack up $(ARGS)
+
+# The main job: the whole round trip on the emulators, printed as a table.
+demo: deps
+	$(PY) -m devstack demo $(ARGS)
+
+bench: deps
+	$(PY) -m devstack.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .devstack .pytest_cache .mypy_cache .ruff_cache

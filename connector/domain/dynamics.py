@@ -1,0 +1,205 @@
+"""What the connector knows about Dynamics records, independent of the Web API's column names.
+
+The Dataverse adapter builds these from OData JSON; the domain maps them to Xero.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class InvoiceState(IntEnum):
+    """invoice.statecode."""
+
+    ACTIVE = 0
+    CLOSED = 1  # deprecated by Microsoft
+    PAID = 2
+    CANCELED = 3
+
+
+class InvoiceStatusReason(IntEnum):
+    """invoice.statuscode values the connector writes or reads."""
+
+    NEW = 1
+    PAID_COMPLETE = 100001
+    PAID_PARTIAL = 100002
+    CANCELED = 100003
+
+
+class ProductType(IntEnum):
+    """invoicedetail.producttypecode."""
+
+    PRODUCT = 1
+    BUNDLE = 2
+    REQUIRED_BUNDLE_PRODUCT = 3
+    OPTIONAL_BUNDLE_PRODUCT = 4
+    PROJECT_SERVICE = 5
+
+
+class ExportStatus(StrEnum):
+    """Xero details export status, as the user sees it."""
+
+    NO = "No"
+    YES = "Yes"
+    FAILED = "Failed"
+    READY_TO_UPDATE = "Ready to update"
+
+
+class SyncAction(StrEnum):
+    CREATE = "Create"
+    UPDATE = "Update"
+    PAYMENT = "Payment"
+    STATUS = "Status"
+    CANCEL = "Cancel"
+    DELETE = "Delete"
+    CONTACT = "Contact"
+    ERROR = "Error"
+
+
+class SyncOutcome(StrEnum):
+    SUCCESS = "Success"
+    WARNING = "Warning"
+    FAILED = "Failed"
+
+
+class Customer(_Model):
+    """The invoice's customer: a Dynamics account or contact."""
+
+    kind: Literal["account", "contact"]
+    id: UUID
+    name: str
+    number: str | None = None  # accountnumber, or a contact's number; Xero ContactNumber
+    email: str | None = None
+    phone: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    xero_contact_id: str | None = None
+
+
+class Product(_Model):
+    """An existing Dynamics product."""
+
+    id: UUID
+    number: str  # productnumber; becomes the Xero item code
+    name: str
+    description: str | None = None
+    price: Decimal | None = None
+
+
+class InvoiceLine(_Model):
+    id: UUID
+    sequence: int
+    product: Product | None = None  # None for write-ins
+    is_write_in: bool = False
+    write_in_name: str | None = None  # productdescription
+    description: str | None = None
+    quantity: Decimal = Decimal(0)
+    price_per_unit: Decimal = Decimal(0)
+    manual_discount: Decimal = Decimal(0)  # money, not percent
+    tax: Decimal = Decimal(0)
+    extended_amount: Decimal = Decimal(0)
+    product_type: ProductType = ProductType.PRODUCT
+    parent_bundle_line_id: UUID | None = None
+    account_code_override: str | None = None
+    tax_type_override: str | None = None
+
+
+class Invoice(_Model):
+    id: UUID
+    name: str
+    number: str  # invoicenumber, "Invoice ID" in the UI
+    description: str | None = None
+    date_delivered: date | None = None
+    due_date: date | None = None
+    currency_code: str
+    customer: Customer
+    lines: list[InvoiceLine] = Field(default_factory=list)
+    state: InvoiceState = InvoiceState.ACTIVE
+    status_reason: int = InvoiceStatusReason.NEW
+    total_amount: Decimal = Decimal(0)
+    total_tax: Decimal = Decimal(0)
+    connection_id: UUID | None = None
+    invoice_type: Literal["sales", "purchase"] = "sales"
+    line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"] = "Exclusive"
+    branding_theme_id: str | None = None
+    modified_on: datetime | None = None
+    version_number: int | None = None
+
+
+class XeroDetails(_Model):
+    """The connector's per-invoice record in Dataverse (one per invoice)."""
+
+    id: UUID
+    invoice_id: UUID | None
+    connection_id: UUID | None = None
+    export_status: ExportStatus = ExportStatus.NO
+    xero_invoice_id: str | None = None
+    xero_invoice_number: str | None = None
+    xero_status: str | None = None
+    xero_url: str | None = None
+    online_invoice_url: str | None = None
+    exported_on: datetime | None = None
+    amount_paid: Decimal | None = None
+    amount_due: Decimal | None = None
+    amount_credited: Decimal | None = None
+    total: Decimal | None = None
+    total_tax: Decimal | None = None
+    due_date: date | None = None
+    credit_note_id: str | None = None
+    credit_note_number: str | None = None
+    claimed_until: datetime | None = None  # work claim; expires so a crashed worker never blocks
+    claimed_by: str | None = None
+    etag: str | None = None
+
+
+class ConnectionSettings(_Model):
+    """C1/C3: one Xero organisation plus its settings. Defaults follow SPEC C3."""
+
+    id: UUID
+    name: str
+    tenant_id: str
+    is_default: bool = False
+    use_xero_invoice_number: bool = True
+    use_invoice_name: bool = False
+    create_contacts: bool = True
+    match_contacts_by_number: bool = False
+    allow_contact_update: bool = False
+    create_products: bool = True
+    allow_invoice_update: bool = False
+    default_invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = "DRAFT"
+    default_sales_account_code: str | None = None
+    default_purchase_account_code: str | None = None
+    default_branding_theme_id: str | None = None
+    set_date_delivered_on_create: bool = False
+    create_credit_note_on_cancel: bool = True
+    bundle_header_only: bool = False
+    send_email: bool = False
+    no_description_as_reference: bool = False
+    time_zone: str = "UTC"
+    needs_reconnect: bool = False
+
+
+class SyncHistoryEntry(_Model):
+    """I9: one record per attempt, shown to the user on the invoice."""
+
+    invoice_id: UUID
+    action: SyncAction
+    detail: str
+    outcome: SyncOutcome
+    at: datetime
+    correlation_id: str
+    connection_id: UUID | None = None

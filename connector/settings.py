@@ -1,0 +1,133 @@
+"""All configuration, read from the environment (local.settings.json `Values` in Functions)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_STORAGE_CONNECTION = "UseDevelopmentStorage=true"
+
+
+class SettingsError(RuntimeError):
+    """Raised at start-up when a setting is missing or invalid; names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the connector. Environment names are the field aliases."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=False)
+
+    # Storage: a connection string, or identity-based service URIs (Functions' `__queueServiceUri` form).
+    storage_connection: SecretStr | None = Field(
+        default=None, alias="AzureWebJobsStorage", description="Storage connection string."
+    )
+    storage_queue_service_uri: str | None = Field(
+        default=None,
+        alias="AzureWebJobsStorage__queueServiceUri",
+        description="Queue endpoint for identity-based connections.",
+    )
+    storage_blob_service_uri: str | None = Field(
+        default=None,
+        alias="AzureWebJobsStorage__blobServiceUri",
+        description="Blob endpoint for identity-based connections (token store).",
+    )
+    storage_client_id: str | None = Field(
+        default=None,
+        alias="AzureWebJobsStorage__clientId",
+        description="Client id of a user-assigned managed identity, if used.",
+    )
+
+    # Queues.
+    invoice_sync_queue: str = Field(default="invoice-sync", alias="INVOICE_SYNC_QUEUE")
+    invoice_cancel_queue: str = Field(default="invoice-cancel", alias="INVOICE_CANCEL_QUEUE")
+    xero_events_queue: str = Field(default="xero-events", alias="XERO_EVENTS_QUEUE")
+    sync_poll_queue: str = Field(default="sync-poll", alias="SYNC_POLL_QUEUE")
+    token_container: str = Field(default="xero-tokens", alias="TOKEN_CONTAINER")
+
+    # Dataverse.
+    dataverse_url: str = Field(alias="DATAVERSE_URL", description="Environment URL, e.g. https://org.crm.dynamics.com")
+    dataverse_static_token: SecretStr | None = Field(
+        default=None,
+        alias="DATAVERSE_STATIC_TOKEN",
+        description="Local development only: a fixed bearer token instead of azure-identity.",
+    )
+    dataverse_publisher_prefix: str = Field(default="xc", alias="DATAVERSE_PUBLISHER_PREFIX")
+    dataverse_solution: str = Field(default="XeroConnector", alias="DATAVERSE_SOLUTION")
+    dataverse_webhook_secret: SecretStr = Field(
+        alias="DATAVERSE_WEBHOOK_SECRET",
+        description="Shared secret Dataverse sends as ?code= (WebhookKey) or in a header (HttpHeader).",
+    )
+    dataverse_webhook_header: str = Field(default="x-connector-webhook-secret", alias="DATAVERSE_WEBHOOK_HEADER")
+
+    # Xero.
+    xero_client_id: str | None = Field(default=None, alias="XERO_CLIENT_ID")
+    xero_client_secret: SecretStr | None = Field(default=None, alias="XERO_CLIENT_SECRET")
+    xero_webhook_key: SecretStr = Field(alias="XERO_WEBHOOK_KEY", description="Xero webhook signing key.")
+    xero_api_base_url: str = Field(default="https://api.xero.com/api.xro/2.0", alias="XERO_API_BASE_URL")
+    xero_connections_base_url: str = Field(default="https://api.xero.com", alias="XERO_CONNECTIONS_BASE_URL")
+    xero_identity_base_url: str = Field(default="https://identity.xero.com", alias="XERO_IDENTITY_BASE_URL")
+    xero_login_base_url: str = Field(default="https://login.xero.com", alias="XERO_LOGIN_BASE_URL")
+    xero_timeout_seconds: int = Field(default=30, alias="XERO_TIMEOUT_SECONDS", ge=1)
+
+    # Schedules and time.
+    sweep_schedule: str = Field(
+        default="0 */5 * * * *", alias="SWEEP_SCHEDULE", description="NCRONTAB (6 fields) for the sweep timer."
+    )
+    time_zone: str = Field(
+        default="UTC",
+        validation_alias=AliasChoices("CONNECTOR_TIME_ZONE"),
+        description="Default IANA time zone; a connection's own setting wins.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("sweep_schedule")
+    @classmethod
+    def _six_fields(cls, value: str) -> str:
+        if len(value.split()) != 6:
+            raise ValueError("NCRONTAB needs 6 fields: second minute hour day month day-of-week")
+        return value
+
+    @model_validator(mode="after")
+    def _storage_configured(self) -> Settings:
+        if self.storage_connection is None and self.storage_queue_service_uri is None:
+            raise ValueError(
+                "set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__queueServiceUri"
+            )
+        return self
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [self.invoice_sync_queue, self.invoice_cancel_queue, self.xero_events_queue, self.sync_poll_queue]
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """Read settings now; raise SettingsError naming each bad or missing setting."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()
