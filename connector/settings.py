@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     token_container: str = Field(default="xero-tokens", alias="TOKEN_CONTAINER")
 
     # Dataverse.
-    dataverse_url: str = Field(alias="DATAVERSE_URL", description="Environment URL, e.g. https://org.crm.dynamics.com")
+    dataverse_url: str = Field(
+        alias="DATAVERSE_URL", description="Environment URL, e.g. https://org.crm.dynamics.com"
+    )
     dataverse_static_token: SecretStr | None = Field(
         default=None,
         alias="DATAVERSE_STATIC_TOKEN",
@@ -60,7 +62,9 @@ class Settings(BaseSettings):
         alias="DATAVERSE_WEBHOOK_SECRET",
         description="Shared secret Dataverse sends as ?code= (WebhookKey) or in a header (HttpHeader).",
     )
-    dataverse_webhook_header: str = Field(default="x-connector-webhook-secret", alias="DATAVERSE_WEBHOOK_HEADER")
+    dataverse_webhook_header: str = Field(
+        default="x-connector-webhook-secret", alias="DATAVERSE_WEBHOOK_HEADER"
+    )
 
     # Xero.
     xero_client_id: str | None = Field(default=None, alias="XERO_CLIENT_ID")
@@ -74,7 +78,9 @@ class Settings(BaseSettings):
 
     # Schedules and time.
     sweep_schedule: str = Field(
-        default="0 */5 * * * *", alias="SWEEP_SCHEDULE", description="NCRONTAB (6 fields) for the sweep timer."
+        default="0 */5 * * * *",
+        alias="SWEEP_SCHEDULE",
+        description="NCRONTAB (6 fields) for the sweep timer.",
     )
     time_zone: str = Field(
         default="UTC",
@@ -108,7 +114,12 @@ class Settings(BaseSettings):
 
     @property
     def queue_names(self) -> list[str]:
-        return [self.invoice_sync_queue, self.invoice_cancel_queue, self.xero_events_queue, self.sync_poll_queue]
+        return [
+            self.invoice_sync_queue,
+            self.invoice_cancel_queue,
+            self.xero_events_queue,
+            self.sync_poll_queue,
+        ]
 
 
 def _describe(exc: ValidationError) -> str:
@@ -122,7 +133,7 @@ def _describe(exc: ValidationError) -> str:
 def load_settings() -> Settings:
     """Read settings now; raise SettingsError naming each bad or missing setting."""
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()  # values come from the environment
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
 

@@ -8,13 +8,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-SCHEMA_VERSION = 1
-
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    version: Literal[1] = SCHEMA_VERSION
+    version: Literal[1] = 1
 
 
 class InvoiceSyncMessage(_Message):

@@ -1,0 +1,1 @@
+"""Azure Functions blueprints: thin parse → call → respond."""

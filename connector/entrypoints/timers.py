@@ -1,0 +1,25 @@
+"""The sweep timer (I2, B4): puts a sweep message on sync-poll; the queue handler does the work."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from connector.domain.messages import SweepMessage
+from connector.runtime import get_runtime
+from connector.telemetry import get_logger, log_step
+
+bp = func.Blueprint()
+logger = get_logger("entrypoints.timers")
+
+
+@bp.function_name("sweep_timer")
+@bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def sweep_timer(timer: func.TimerRequest) -> None:
+    runtime = get_runtime()
+    message = SweepMessage(scheduled_for=datetime.now(UTC), correlation_id=str(uuid.uuid4()))
+    await asyncio.to_thread(runtime.queues.send, runtime.settings.sync_poll_queue, message.model_dump_json())
+    log_step(logger, "sweep.enqueued", past_due=timer.past_due, correlation_id=message.correlation_id)

@@ -1,0 +1,53 @@
+"""POST /api/xero/webhook (B1): verify the signature, enqueue one message per event, reply fast and empty."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import azure.functions as func
+
+from connector.domain.xero_webhook import (
+    MalformedXeroWebhookError,
+    parse_payload,
+    signature_is_valid,
+    to_messages,
+)
+from connector.entrypoints.responses import empty_response
+from connector.runtime import get_runtime
+from connector.telemetry import get_logger, log_step
+
+bp = func.Blueprint()
+logger = get_logger("entrypoints.xero_webhook")
+
+
+@bp.function_name("xero_webhook")
+@bp.route(route="xero/webhook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def xero_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    runtime = get_runtime()
+    body = req.get_body()
+    key = runtime.settings.xero_webhook_key.get_secret_value()
+    if not signature_is_valid(body, req.headers.get("x-xero-signature"), key):
+        log_step(logger, "xero_webhook.rejected", logging.WARNING, reason="bad or missing signature")
+        return empty_response(401)
+    try:
+        payload = parse_payload(body)
+    except MalformedXeroWebhookError as exc:
+        # Signed by Xero yet unreadable: refuse, so Xero retries and ops see it.
+        log_step(logger, "xero_webhook.malformed", logging.ERROR, reason=str(exc))
+        return empty_response(400)
+    correlation_id = str(uuid.uuid4())
+    messages = to_messages(payload, correlation_id)
+    for message in messages:
+        await asyncio.to_thread(
+            runtime.queues.send, runtime.settings.xero_events_queue, message.model_dump_json()
+        )
+    log_step(
+        logger,
+        "xero_webhook.accepted",
+        events=len(messages),
+        intent_to_receive=not messages,
+        correlation_id=correlation_id,
+    )
+    return empty_response(200)
