@@ -1,0 +1,83 @@
+"""B2: what a Xero invoice event changes in Dynamics. Compares with the last known Xero details, so a
+duplicate or replayed event changes nothing and writes no second history record."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.domain.dynamics import InvoiceState, XeroDetails
+from connector.domain.xero_records import XeroInvoice
+
+
+class BackSync(BaseModel):
+    """The outcome of one Xero invoice event for one Dynamics invoice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    details: XeroDetails  # the Xero details as they should now be
+    changed_fields: frozenset[str]  # which fields differ from before (empty: nothing to write)
+    mark_paid: bool  # set the Dynamics invoice to Paid / Complete
+    fully_paid_entry_due: bool  # write "fully paid" history (first time it is seen)
+    payment_entry_due: bool  # write "paid X of Y, due Z" history (a new partial payment)
+    status_changed: bool  # Xero status differs from the last one known
+    overdue: bool  # money is still due and the due date has passed
+
+
+def back_sync(
+    previous: XeroDetails,
+    xero_invoice: XeroInvoice,
+    *,
+    today: date,
+    dynamics_state: InvoiceState | None = None,
+) -> BackSync:
+    """Xero details changes and what else a Xero invoice event calls for.
+
+    `dynamics_state`, when known, lets a lost "mark Paid" write be redone on the next event even
+    though the Xero details already say PAID.
+    """
+    updates: dict[str, object] = {
+        "xero_status": xero_invoice.status,
+        "amount_paid": xero_invoice.amount_paid,
+        "amount_due": xero_invoice.amount_due,
+        "amount_credited": xero_invoice.amount_credited,
+        "total_tax": xero_invoice.total_tax,
+        "total": xero_invoice.total,
+    }
+    if xero_invoice.invoice_number:
+        updates["xero_invoice_number"] = xero_invoice.invoice_number
+    if xero_invoice.due_date is not None:
+        updates["due_date"] = xero_invoice.due_date
+    changed = frozenset(name for name, value in updates.items() if getattr(previous, name) != value)
+    details = previous.model_copy(update={name: updates[name] for name in changed})
+
+    is_paid = xero_invoice.status == "PAID"
+    was_paid = previous.xero_status == "PAID"
+    if dynamics_state is not None:
+        mark_paid = is_paid and dynamics_state != InvoiceState.PAID
+    else:
+        mark_paid = is_paid and not was_paid
+    paid_before = previous.amount_paid or Decimal(0)
+    partial = (
+        not is_paid
+        and xero_invoice.amount_paid > 0
+        and xero_invoice.amount_due > 0
+        and xero_invoice.amount_paid != paid_before
+    )
+    overdue = (
+        xero_invoice.amount_due > 0
+        and xero_invoice.due_date is not None
+        and xero_invoice.due_date < today
+        and xero_invoice.status in ("AUTHORISED", "SUBMITTED")
+    )
+    return BackSync(
+        details=details,
+        changed_fields=changed,
+        mark_paid=mark_paid,
+        fully_paid_entry_due=is_paid and not was_paid,
+        payment_entry_due=partial,
+        status_changed="xero_status" in changed,
+        overdue=overdue,
+    )

@@ -1,0 +1,159 @@
+"""I1: is an invoice ready to go to Xero? I11: may a "Ready to update" invoice be pushed again?
+
+Each "no" carries a reason in plain words, written for the finance user who reads sync history.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
+
+
+class IneligibleReason(StrEnum):
+    """Why an invoice is not synced; services branch on these, people read `Eligibility.reason`."""
+
+    NOT_ACTIVE = "not_active"
+    NO_XERO_DETAILS = "no_xero_details"
+    NO_CONNECTION = "no_connection"
+    WRONG_CONNECTION = "wrong_connection"
+    RECONNECT_NEEDED = "reconnect_needed"
+    EXPORT_STATUS = "export_status"
+    NO_DATE_DELIVERED = "no_date_delivered"
+    FUTURE_DATE_DELIVERED = "future_date_delivered"
+    NO_LINES = "no_lines"
+
+
+class Eligibility(BaseModel):
+    """The answer to "sync this invoice now?"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    eligible: bool
+    code: IneligibleReason | None = None
+    reason: str | None = None
+
+
+_ELIGIBLE = Eligibility(eligible=True)
+
+_STATE_WORDS = {
+    InvoiceState.CLOSED: "closed",
+    InvoiceState.PAID: "paid",
+    InvoiceState.CANCELED: "cancelled",
+}
+
+
+def local_today(now_utc: datetime, time_zone: str) -> date:
+    """The calendar date at `now_utc` in `time_zone` (an IANA name such as "Pacific/Auckland").
+
+    A naive `now_utc` is taken as UTC. An unknown zone raises ValueError, so a typo in the
+    connection's settings is reported instead of silently using UTC.
+    """
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown time zone {time_zone!r}") from exc
+    if now_utc.tzinfo is None:
+        now_utc = now_utc.replace(tzinfo=ZoneInfo("UTC"))
+    return now_utc.astimezone(zone).date()
+
+
+def _no(code: IneligibleReason, reason: str) -> Eligibility:
+    return Eligibility(eligible=False, code=code, reason=reason)
+
+
+def check_eligibility(
+    invoice: Invoice,
+    xero_details: XeroDetails | None,
+    connection: ConnectionSettings | None,
+    today: date,
+) -> Eligibility:
+    """I1: all five conditions of the spec, plus "the invoice is still active".
+
+    `today` is the date in the connection's time zone: use `local_today(now, connection.time_zone)`.
+    """
+    if invoice.state != InvoiceState.ACTIVE:
+        word = _STATE_WORDS.get(invoice.state, "not active")
+        return _no(
+            IneligibleReason.NOT_ACTIVE, f"The invoice is {word} in Dynamics, so it is not sent to Xero."
+        )
+    if xero_details is None:
+        return _no(
+            IneligibleReason.NO_XERO_DETAILS,
+            "The invoice has no Xero details record. Run the backfill command to create one.",
+        )
+    if invoice.connection_id is None or connection is None:
+        return _no(IneligibleReason.NO_CONNECTION, "No Xero connection is set on the invoice.")
+    if connection.id != invoice.connection_id:
+        return _no(
+            IneligibleReason.WRONG_CONNECTION,
+            "The connection set on the invoice could not be found. Choose a valid connection.",
+        )
+    if connection.needs_reconnect or not connection.tenant_id:
+        return _no(IneligibleReason.RECONNECT_NEEDED, f"Reconnect connection {connection.name} to Xero.")
+    if xero_details.export_status != ExportStatus.NO:
+        return _no(
+            IneligibleReason.EXPORT_STATUS,
+            f'Export status is "{xero_details.export_status.value}"; only invoices with export status '
+            '"No" are sent to Xero.',
+        )
+    if invoice.date_delivered is None:
+        return _no(IneligibleReason.NO_DATE_DELIVERED, "Date Delivered is not set.")
+    if invoice.date_delivered > today:
+        return _no(
+            IneligibleReason.FUTURE_DATE_DELIVERED,
+            f"Date Delivered ({invoice.date_delivered.isoformat()}) is in the future; "
+            "the invoice will be sent on that day.",
+        )
+    if not invoice.lines:
+        return _no(IneligibleReason.NO_LINES, "The invoice has no lines.")
+    return _ELIGIBLE
+
+
+UpdateScope = Literal["full", "paid_fields_only"]
+
+
+class UpdateDecision(BaseModel):
+    """I11: may the Xero invoice be updated, and how much of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    scope: UpdateScope | None = None
+    reason: str | None = None
+
+
+def decide_update(
+    invoice: Invoice, xero_details: XeroDetails, connection: ConnectionSettings
+) -> UpdateDecision:
+    """I11 for an invoice whose export status is "Ready to update".
+
+    Updates need the connection's "Allow invoice update" setting and a Xero invoice to update.
+    Any payment makes Xero lock the amounts: then only the paid-invoice fields change, and a bill
+    with a payment is never updated. The payment state comes from the last back-sync (Xero details).
+    """
+    if xero_details.export_status != ExportStatus.READY_TO_UPDATE:
+        return UpdateDecision(allowed=False, reason='Export status is not "Ready to update".')
+    if not connection.allow_invoice_update:
+        return UpdateDecision(
+            allowed=False,
+            reason=f'Invoice updates are not allowed for connection {connection.name}: turn on "Allow '
+            'invoice update in Xero" to push changes.',
+        )
+    if not xero_details.xero_invoice_id:
+        return UpdateDecision(
+            allowed=False,
+            reason='The invoice has not been created in Xero yet; set export status to "No" to create it.',
+        )
+    paid = xero_details.xero_status == "PAID" or (xero_details.amount_paid or Decimal(0)) > 0
+    if paid and invoice.invoice_type == "purchase":
+        return UpdateDecision(allowed=False, reason="The bill is paid in Xero; paid bills are never updated.")
+    if paid:
+        return UpdateDecision(allowed=True, scope="paid_fields_only")
+    return UpdateDecision(allowed=True, scope="full")
