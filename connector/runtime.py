@@ -40,6 +40,7 @@ def use_runtime(runtime: Runtime | None) -> None:
     """Tests and the local host swap in their own runtime (fakes of the ports); None restores the default."""
     global _override
     _override = runtime
+    _default_runtime.cache_clear()
 
 
 def get_runtime() -> Runtime:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
-from devstack.ports import free_port, wait_for_port
+from devstack.ports import free_port
 
 
 class BackgroundServer:
@@ -25,9 +26,15 @@ class BackgroundServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> BackgroundServer:
+    def start(self, timeout: float = 20.0) -> BackgroundServer:
         self._thread.start()
-        wait_for_port(self.port)
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"server on port {self.port} failed to start (see its log above)")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server on port {self.port} not started after {timeout:.0f}s")
+            time.sleep(0.02)
         return self
 
     def stop(self) -> None:

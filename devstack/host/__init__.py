@@ -1,0 +1,1 @@
+"""A local stand-in for `func start`: HTTP triggers, queue triggers on Azurite, timers."""
