@@ -170,8 +170,12 @@ def test_malformed_queue_message_is_poisoned_at_once_with_reason(stack: Stack) -
 
 def test_timer_fires_on_its_schedule(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
     _configure(azurite, monkeypatch, sweep_schedule="* * * * * *")  # every second
-    for stack in _run(azurite):
+    running = _run(azurite)
+    stack = next(running)
+    try:
         wait_until(lambda: any(isinstance(call, SweepMessage) for call in stack.recorder.calls), timeout=10)
+    finally:
+        running.close()
 
 
 def test_admin_invocation_needs_the_master_key(stack: Stack) -> None:
