@@ -36,7 +36,7 @@ def back_sync(
     """Xero details changes and what else a Xero invoice event calls for.
 
     `dynamics_state`, when known, lets a lost "mark Paid" write be redone on the next event even
-    though the Xero details already say PAID.
+    though the Xero details already say PAID, and keeps a cancelled invoice from being marked Paid.
     """
     updates: dict[str, object] = {
         "xero_status": xero_invoice.status,
@@ -56,7 +56,9 @@ def back_sync(
     is_paid = xero_invoice.status == "PAID"
     was_paid = previous.xero_status == "PAID"
     if dynamics_state is not None:
-        mark_paid = is_paid and dynamics_state != InvoiceState.PAID
+        # Only an active invoice becomes Paid: a cancelled one is PAID in Xero once its credit note
+        # is allocated, and must stay cancelled in Dynamics.
+        mark_paid = is_paid and dynamics_state == InvoiceState.ACTIVE
     else:
         mark_paid = is_paid and not was_paid
     paid_before = previous.amount_paid or Decimal(0)
