@@ -78,7 +78,7 @@ def back_sync(
         details=details,
         changed_fields=changed,
         mark_paid=mark_paid,
-        fully_paid_entry_due=is_paid and not was_paid,
+        fully_paid_entry_due=is_paid and not was_paid and dynamics_state in (None, InvoiceState.ACTIVE),
         payment_entry_due=partial,
         status_changed="xero_status" in changed,
         overdue=overdue,

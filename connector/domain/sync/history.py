@@ -245,13 +245,13 @@ def already_done(
 def deleted_in_xero(
     ctx: HistoryContext, *, action: SyncAction, invoice_type: InvoiceType, number: str | None
 ) -> SyncHistoryEntry:
-    return _entry(ctx, action, SyncOutcome.SUCCESS, f"{_named(invoice_type, number)} was deleted in Xero.")
+    return _entry(ctx, action, SyncOutcome.SUCCESS, f"{_named(invoice_type, number)} was deleted.")
 
 
 def voided_in_xero(
     ctx: HistoryContext, *, action: SyncAction, invoice_type: InvoiceType, number: str | None
 ) -> SyncHistoryEntry:
-    return _entry(ctx, action, SyncOutcome.SUCCESS, f"{_named(invoice_type, number)} was voided in Xero.")
+    return _entry(ctx, action, SyncOutcome.SUCCESS, f"{_named(invoice_type, number)} was voided.")
 
 
 def needs_attention(

@@ -129,4 +129,5 @@ def test_x1_cancelled_invoice_credited_in_xero_is_not_marked_paid() -> None:
     credited = xero_invoice("PAID", amount_credited=Decimal("120.00"), amount_due=Decimal("0.00"))
     result = back_sync(AFTER_CREATE, credited, today=TODAY, dynamics_state=InvoiceState.CANCELED)
     assert result.mark_paid is False
+    assert result.fully_paid_entry_due is False
     assert result.details.xero_status == "PAID"
