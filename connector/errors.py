@@ -11,13 +11,25 @@ class RetryableError(ConnectorError):
     """Transient: network, 5xx. The queue runtime retries the message."""
 
 
-class RateLimitedError(RetryableError):
-    """429 from Xero or Dataverse: wait `retry_after` seconds before trying again."""
+class DeferredError(RetryableError):
+    """Come back in `retry_after` seconds: the message is re-enqueued with that visibility timeout,
+    which does not use up its dequeue count."""
 
-    def __init__(self, message: str, retry_after: float, problem: str | None = None) -> None:
+    def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimitedError(DeferredError):
+    """429 from Xero or Dataverse (or our own limiter): wait `retry_after` seconds before trying again."""
+
+    def __init__(self, message: str, retry_after: float, problem: str | None = None) -> None:
+        super().__init__(message, retry_after)
         self.problem = problem
+
+
+class ClaimedElsewhereError(DeferredError):
+    """Another worker holds the claim on this invoice; try again when the claim ends."""
 
 
 class ConcurrencyConflictError(ConnectorError):

@@ -14,7 +14,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from connector.domain.messages import parse_message
-from connector.errors import MalformedMessageError, RateLimitedError
+from connector.errors import DeferredError, MalformedMessageError, RateLimitedError
 from connector.ports import QueueSender
 from connector.telemetry import get_logger, log_step
 
@@ -51,8 +51,8 @@ async def process_queue_message(
     """Run `handler` on the parsed message.
 
     - Malformed: straight to `<queue>-poison` with the reason; never retried.
-    - RateLimitedError: the same body goes back on the queue, hidden for Retry-After seconds, so the wait
-      does not use up the dequeue count.
+    - DeferredError (429s, claims held elsewhere): the same body goes back on the queue, hidden for
+      Retry-After seconds, so the wait does not use up the dequeue count.
     - Anything else raises: the runtime retries, then poisons after maxDequeueCount.
     """
     body = msg.get_body()
@@ -69,17 +69,17 @@ async def process_queue_message(
     correlation_id = getattr(parsed, "correlation_id", None)
     try:
         await handler(parsed)
-    except RateLimitedError as exc:
+    except DeferredError as exc:
         delay = max(1, math.ceil(exc.retry_after))
         await asyncio.to_thread(queues.send, queue, body.decode("utf-8"), visibility_timeout=delay)
         log_step(
             logger,
-            "queue.rate_limited",
+            "queue.rate_limited" if isinstance(exc, RateLimitedError) else "queue.deferred",
             logging.WARNING,
             queue=queue,
             message_id=msg.id,
             retry_after=delay,
-            problem=exc.problem,
+            reason=str(exc),
             correlation_id=correlation_id,
         )
         return
