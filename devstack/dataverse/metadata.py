@@ -1,0 +1,468 @@
+"""Table definitions: the standard Sales tables the connector touches, and custom ones added at run time.
+
+A table knows its entity set, primary id and name, typed columns, single-valued navigation properties
+(lookups) and collection-valued ones (one-to-many relationships).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Attribute kinds, named after Dataverse AttributeType values.
+STRING, MEMO, INTEGER, BIGINT, DECIMAL, MONEY = "String", "Memo", "Integer", "BigInt", "Decimal", "Money"
+BOOLEAN, DATETIME, DATEONLY, UNIQUEID = "Boolean", "DateTime", "DateOnly", "Uniqueidentifier"
+PICKLIST, STATE, STATUS, LOOKUP, CUSTOMER = "Picklist", "State", "Status", "Lookup", "Customer"
+
+_METADATA_TYPES = {
+    STRING: "StringAttributeMetadata",
+    MEMO: "MemoAttributeMetadata",
+    INTEGER: "IntegerAttributeMetadata",
+    BIGINT: "BigIntAttributeMetadata",
+    DECIMAL: "DecimalAttributeMetadata",
+    MONEY: "MoneyAttributeMetadata",
+    BOOLEAN: "BooleanAttributeMetadata",
+    DATETIME: "DateTimeAttributeMetadata",
+    DATEONLY: "DateTimeAttributeMetadata",
+    UNIQUEID: "UniqueIdentifierAttributeMetadata",
+    PICKLIST: "PicklistAttributeMetadata",
+    STATE: "StateAttributeMetadata",
+    STATUS: "StatusAttributeMetadata",
+    LOOKUP: "LookupAttributeMetadata",
+    CUSTOMER: "LookupAttributeMetadata",
+}
+KIND_BY_METADATA_TYPE = {
+    "StringAttributeMetadata": STRING,
+    "MemoAttributeMetadata": MEMO,
+    "IntegerAttributeMetadata": INTEGER,
+    "BigIntAttributeMetadata": BIGINT,
+    "DecimalAttributeMetadata": DECIMAL,
+    "MoneyAttributeMetadata": MONEY,
+    "BooleanAttributeMetadata": BOOLEAN,
+    "DateTimeAttributeMetadata": DATETIME,
+    "PicklistAttributeMetadata": PICKLIST,
+    "UniqueIdentifierAttributeMetadata": UNIQUEID,
+}
+
+
+@dataclass
+class Attribute:
+    logical_name: str
+    kind: str
+    schema_name: str = ""
+    targets: tuple[str, ...] = ()
+    read_only: bool = False
+    readable: bool = True
+    is_custom: bool = False
+    definition: dict[str, Any] = field(default_factory=dict)
+    metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def is_lookup(self) -> bool:
+        return self.kind in {LOOKUP, CUSTOMER}
+
+    def to_metadata(self, entity: str) -> dict[str, Any]:
+        body = {
+            "@odata.type": f"#Microsoft.Dynamics.CRM.{_METADATA_TYPES[self.kind]}",
+            "MetadataId": self.metadata_id,
+            "LogicalName": self.logical_name,
+            "SchemaName": self.schema_name or self.logical_name,
+            "EntityLogicalName": entity,
+            "AttributeType": LOOKUP if self.kind == CUSTOMER else self.kind.replace(DATEONLY, DATETIME),
+            "IsCustomAttribute": self.is_custom,
+            "IsValidForRead": self.readable,
+            "Targets": list(self.targets) if self.is_lookup else None,
+        }
+        for key in ("DisplayName", "Description", "RequiredLevel", "MaxLength", "Format", "DateTimeBehavior"):
+            if key in self.definition:
+                body[key] = self.definition[key]
+        return body
+
+
+@dataclass
+class SingleNavigation:
+    """A lookup seen from the referencing row: `customerid_account` → column customerid, table account."""
+
+    name: str
+    attribute: str
+    target: str
+
+
+@dataclass
+class CollectionNavigation:
+    """A one-to-many relationship seen from the referenced row: `invoice_details`."""
+
+    name: str
+    child_table: str
+    child_attribute: str
+
+
+@dataclass
+class Relationship:
+    schema_name: str
+    referenced_entity: str
+    referencing_entity: str
+    referencing_attribute: str
+    cascade_delete: str = "RemoveLink"  # Cascade | RemoveLink | Restrict
+    definition: dict[str, Any] = field(default_factory=dict)
+    metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "@odata.type": "#Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+            "MetadataId": self.metadata_id,
+            "SchemaName": self.schema_name,
+            "RelationshipType": "OneToManyRelationship",
+            "ReferencedEntity": self.referenced_entity,
+            "ReferencingEntity": self.referencing_entity,
+            "ReferencingAttribute": self.referencing_attribute,
+            "CascadeConfiguration": {"Delete": self.cascade_delete},
+        }
+
+
+@dataclass
+class Table:
+    logical_name: str
+    entity_set: str
+    primary_id: str
+    primary_name: str
+    attributes: dict[str, Attribute] = field(default_factory=dict)
+    single_navs: dict[str, SingleNavigation] = field(default_factory=dict)
+    collection_navs: dict[str, CollectionNavigation] = field(default_factory=dict)
+    schema_name: str = ""
+    is_custom: bool = False
+    definition: dict[str, Any] = field(default_factory=dict)
+    metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def add(self, attribute: Attribute) -> None:
+        self.attributes[attribute.logical_name] = attribute
+
+    def navs_for(self, attribute: str) -> list[SingleNavigation]:
+        return [nav for nav in self.single_navs.values() if nav.attribute == attribute]
+
+    def to_metadata(self) -> dict[str, Any]:
+        body = {
+            "@odata.type": "#Microsoft.Dynamics.CRM.EntityMetadata",
+            "MetadataId": self.metadata_id,
+            "LogicalName": self.logical_name,
+            "SchemaName": self.schema_name or self.logical_name,
+            "EntitySetName": self.entity_set,
+            "LogicalCollectionName": self.entity_set,
+            "PrimaryIdAttribute": self.primary_id,
+            "PrimaryNameAttribute": self.primary_name,
+            "IsCustomEntity": self.is_custom,
+            "IsOptimisticConcurrencyEnabled": True,
+        }
+        for key in ("DisplayName", "DisplayCollectionName", "Description", "OwnershipType"):
+            if key in self.definition:
+                body[key] = self.definition[key]
+        return body
+
+
+_SYSTEM_COLUMNS = {"createdon": DATETIME, "modifiedon": DATETIME, "versionnumber": BIGINT}
+_ADDRESS = [
+    "address1_line1",
+    "address1_line2",
+    "address1_city",
+    "address1_stateorprovince",
+    "address1_postalcode",
+    "address1_country",
+]
+
+
+def _table(
+    logical: str,
+    entity_set: str,
+    primary_name: str,
+    columns: dict[str, str],
+    lookups: dict[str, dict[str, str]] | None = None,
+    state: bool = True,
+) -> Table:
+    """Build a standard table. `lookups` maps a column to {navigation property: target table}."""
+    table = Table(logical, entity_set, f"{logical}id", primary_name, schema_name=logical)
+    table.add(Attribute(table.primary_id, UNIQUEID, read_only=True))
+    table.add(Attribute(primary_name, STRING))
+    for name, kind in {**columns, **_SYSTEM_COLUMNS}.items():
+        table.add(Attribute(name, kind, read_only=name in _SYSTEM_COLUMNS))
+    if state:
+        table.add(Attribute("statecode", STATE))
+        table.add(Attribute("statuscode", STATUS))
+    for column, navs in (lookups or {}).items():
+        kind = CUSTOMER if len(navs) > 1 else LOOKUP
+        table.add(Attribute(column, kind, targets=tuple(navs.values())))
+        for nav_name, target in navs.items():
+            table.single_navs[nav_name] = SingleNavigation(nav_name, column, target)
+    return table
+
+
+def standard_tables() -> list[Table]:
+    """The Sales and platform tables the emulator starts with."""
+    currency = {"transactioncurrencyid": {"transactioncurrencyid": "transactioncurrency"}}
+    account = _table(
+        "account",
+        "accounts",
+        "name",
+        {
+            "accountnumber": STRING,
+            "emailaddress1": STRING,
+            "telephone1": STRING,
+            **dict.fromkeys(_ADDRESS, STRING),
+        },
+        currency,
+    )
+    contact = _table(
+        "contact",
+        "contacts",
+        "fullname",
+        {
+            "firstname": STRING,
+            "lastname": STRING,
+            "emailaddress1": STRING,
+            "telephone1": STRING,
+            **dict.fromkeys(_ADDRESS, STRING),
+        },
+        {
+            **currency,
+            "parentcustomerid": {
+                "parentcustomerid_account": "account",
+                "parentcustomerid_contact": "contact",
+            },
+        },
+    )
+    contact.attributes["fullname"].read_only = True
+    product = _table(
+        "product",
+        "products",
+        "name",
+        {
+            "productnumber": STRING,
+            "description": MEMO,
+            "price": MONEY,
+            "standardcost": MONEY,
+            "producttypecode": PICKLIST,
+            "quantitydecimal": INTEGER,
+        },
+        {**currency, "pricelevelid": {"pricelevelid": "pricelevel"}},
+    )
+    currency_table = _table(
+        "transactioncurrency",
+        "transactioncurrencies",
+        "currencyname",
+        {
+            "isocurrencycode": STRING,
+            "currencysymbol": STRING,
+            "currencyprecision": INTEGER,
+            "exchangerate": DECIMAL,
+        },
+    )
+    price_level = _table("pricelevel", "pricelevels", "name", {"description": MEMO}, currency)
+    invoice = _table(
+        "invoice",
+        "invoices",
+        "name",
+        {
+            "invoicenumber": STRING,
+            "description": MEMO,
+            "datedelivered": DATEONLY,
+            "duedate": DATEONLY,
+            "totalamount": MONEY,
+            "totaltax": MONEY,
+            "totallineitemamount": MONEY,
+            "totalamountlessfreight": MONEY,
+            "totaldiscountamount": MONEY,
+            "totallineitemdiscountamount": MONEY,
+            "discountamount": MONEY,
+            "discountpercentage": DECIMAL,
+            "freightamount": MONEY,
+            "paymenttermscode": PICKLIST,
+            "ispricelocked": BOOLEAN,
+            "lastbackofficesubmit": DATETIME,
+            "emailaddress": STRING,
+            "billto_name": STRING,
+            "billto_line1": STRING,
+            "billto_city": STRING,
+            "billto_postalcode": STRING,
+            "billto_country": STRING,
+            "exchangerate": DECIMAL,
+        },
+        {
+            **currency,
+            "pricelevelid": {"pricelevelid": "pricelevel"},
+            "customerid": {"customerid_account": "account", "customerid_contact": "contact"},
+        },
+    )
+    for computed in (
+        "totallineitemamount",
+        "totalamountlessfreight",
+        "totallineitemdiscountamount",
+        "exchangerate",
+    ):
+        invoice.attributes[computed].read_only = True
+    detail = _table(
+        "invoicedetail",
+        "invoicedetails",
+        "invoicedetailname",
+        {
+            "isproductoverridden": BOOLEAN,
+            "productdescription": STRING,
+            "productname": STRING,
+            "productnumber": STRING,
+            "description": MEMO,
+            "quantity": DECIMAL,
+            "priceperunit": MONEY,
+            "ispriceoverridden": BOOLEAN,
+            "baseamount": MONEY,
+            "manualdiscountamount": MONEY,
+            "volumediscountamount": MONEY,
+            "tax": MONEY,
+            "extendedamount": MONEY,
+            "lineitemnumber": INTEGER,
+            "sequencenumber": INTEGER,
+            "producttypecode": PICKLIST,
+            "parentbundleid": UNIQUEID,
+            "productassociationid": UNIQUEID,
+            "invoicestatecode": PICKLIST,
+        },
+        {
+            **currency,
+            "invoiceid": {"invoiceid": "invoice"},
+            "productid": {"productid": "product"},
+            "parentbundleidref": {"parentbundleidref": "invoicedetail"},
+        },
+        state=False,
+    )
+    for computed in (
+        "baseamount",
+        "extendedamount",
+        "volumediscountamount",
+        "productnumber",
+        "invoicestatecode",
+    ):
+        detail.attributes[computed].read_only = True
+    endpoint = _table(
+        "serviceendpoint",
+        "serviceendpoints",
+        "name",
+        {
+            "url": STRING,
+            "contract": PICKLIST,
+            "authtype": PICKLIST,
+            "authvalue": STRING,
+            "messageformat": PICKLIST,
+            "connectionmode": PICKLIST,
+            "userclaim": PICKLIST,
+            "namespaceaddress": STRING,
+            "path": STRING,
+            "description": MEMO,
+        },
+        state=False,
+    )
+    endpoint.attributes["authvalue"].readable = False
+    message = _table("sdkmessage", "sdkmessages", "name", {"categoryname": STRING}, state=False)
+    message_filter = _table(
+        "sdkmessagefilter",
+        "sdkmessagefilters",
+        "name",
+        {
+            "primaryobjecttypecode": STRING,
+            "secondaryobjecttypecode": STRING,
+            "iscustomprocessingstepallowed": BOOLEAN,
+        },
+        {"sdkmessageid": {"sdkmessageid": "sdkmessage"}},
+        state=False,
+    )
+    step = _table(
+        "sdkmessageprocessingstep",
+        "sdkmessageprocessingsteps",
+        "name",
+        {
+            "stage": PICKLIST,
+            "mode": PICKLIST,
+            "rank": INTEGER,
+            "supporteddeployment": PICKLIST,
+            "asyncautodelete": BOOLEAN,
+            "filteringattributes": STRING,
+            "description": MEMO,
+            "configuration": STRING,
+        },
+        {
+            "eventhandler": {"eventhandler_serviceendpoint": "serviceendpoint"},
+            "sdkmessageid": {"sdkmessageid": "sdkmessage"},
+            "sdkmessagefilterid": {"sdkmessagefilterid": "sdkmessagefilter"},
+        },
+    )
+    image = _table(
+        "sdkmessageprocessingstepimage",
+        "sdkmessageprocessingstepimages",
+        "name",
+        {"entityalias": STRING, "imagetype": PICKLIST, "messagepropertyname": STRING, "attributes": STRING},
+        {"sdkmessageprocessingstepid": {"sdkmessageprocessingstepid": "sdkmessageprocessingstep"}},
+        state=False,
+    )
+    user = _table(
+        "systemuser",
+        "systemusers",
+        "fullname",
+        {
+            "domainname": STRING,
+            "internalemailaddress": STRING,
+            "azureactivedirectoryobjectid": UNIQUEID,
+            "applicationid": UNIQUEID,
+        },
+        state=False,
+    )
+    tables = [
+        account,
+        contact,
+        product,
+        currency_table,
+        price_level,
+        invoice,
+        detail,
+        endpoint,
+        message,
+        message_filter,
+        step,
+        image,
+        user,
+    ]
+    relationships = [
+        ("invoice_details", "invoice", "invoicedetail", "invoiceid"),
+        (
+            "serviceendpoint_sdkmessageprocessingstep",
+            "serviceendpoint",
+            "sdkmessageprocessingstep",
+            "eventhandler",
+        ),
+        (
+            "sdkmessageprocessingstepid_sdkmessageprocessingstepimage",
+            "sdkmessageprocessingstep",
+            "sdkmessageprocessingstepimage",
+            "sdkmessageprocessingstepid",
+        ),
+        ("sdkmessageid_sdkmessagefilter", "sdkmessage", "sdkmessagefilter", "sdkmessageid"),
+        ("contact_customer_accounts", "account", "contact", "parentcustomerid"),
+    ]
+    by_name = {table.logical_name: table for table in tables}
+    for name, parent, child, column in relationships:
+        by_name[parent].collection_navs[name] = CollectionNavigation(name, child, column)
+    return tables
+
+
+STANDARD_CASCADES = {
+    # (referenced table, referencing table, column): cascade on delete of the referenced row
+    ("invoice", "invoicedetail", "invoiceid"): "Cascade",
+    ("sdkmessageprocessingstep", "sdkmessageprocessingstepimage", "sdkmessageprocessingstepid"): "Cascade",
+    ("serviceendpoint", "sdkmessageprocessingstep", "eventhandler"): "Cascade",
+    ("invoicedetail", "invoicedetail", "parentbundleidref"): "Cascade",
+}
+
+
+def default_entity_set(logical_name: str) -> str:
+    """Dataverse's plural for a new table, when the definition gives no EntitySetName."""
+    if logical_name.endswith(("s", "x", "ch", "sh")):
+        return logical_name + "es"
+    if logical_name.endswith("y") and logical_name[-2:-1] not in "aeiou":
+        return logical_name[:-1] + "ies"
+    return logical_name + "s"

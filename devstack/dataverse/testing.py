@@ -1,0 +1,111 @@
+"""Run the emulator in-process for tests: `with running_dataverse_emulator() as dv: ...`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import httpx
+
+from devstack.asgi_server import serve_in_thread
+from devstack.dataverse.emulator import Emulator, EmulatorOptions, create_app
+from devstack.dataverse.store import EmulatorState
+from devstack.dataverse.webhooks import Delivery
+
+
+class DataverseEmulatorHandle:
+    """A running emulator: URLs, token, live state, and helpers for the control API."""
+
+    def __init__(self, emulator: Emulator, base_url: str) -> None:
+        self.emulator = emulator
+        self.base_url = base_url
+        self.api_url = f"{base_url}/api/data/v9.2/"
+        self.token = emulator.options.static_token or emulator.issue_token()
+        self._http = httpx.Client(base_url=base_url, timeout=30)
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.emulator.state
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        response = self._http.request(method, path, json=json)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path} → {response.status_code}: {response.text}")
+        return response.json() if response.content else None
+
+    # ---- control API --------------------------------------------------------------------------
+    def reset(self) -> None:
+        self._call("POST", "/_emulator/reset")
+
+    def seed(self) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/seed")  # type: ignore[no-any-return]
+
+    def issue_token(self) -> str:
+        return str(self._call("POST", "/_emulator/token")["access_token"])
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_emulator/requests")  # type: ignore[no-any-return]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/_emulator/requests")
+
+    def add_fault(self, kind: str, **options: Any) -> dict[str, Any]:
+        """kind: "429" (retry_after), "status" (status), "slow" (delay); count, path_contains, method."""
+        return self._call("POST", "/_emulator/faults", {"kind": kind, **options})  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/_emulator/faults")
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """Block until every pending webhook delivery has been attempted."""
+        return self.emulator.webhooks.wait_idle(timeout)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return list(self.emulator.webhooks.deliveries)
+
+    def async_operations(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_emulator/asyncoperations")  # type: ignore[no-any-return]
+
+    # ---- a Sales user in the UI ---------------------------------------------------------------
+    def ui_create_invoice(self, **invoice: Any) -> dict[str, Any]:
+        """account_id | contact_id, name, currency, description, date_delivered, due_date, lines=[{product_number |
+        product_id | write_in, quantity, price, discount, tax, producttypecode, parent}]."""
+        return self._call("POST", "/_emulator/ui/invoices", invoice)  # type: ignore[no-any-return]
+
+    def ui_add_line(self, invoice_id: str, **line: Any) -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/ui/invoices/{invoice_id}/lines", line)  # type: ignore[no-any-return]
+
+    def ui_edit_invoice(self, invoice_id: str, **columns: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"/_emulator/ui/invoices/{invoice_id}", columns)  # type: ignore[no-any-return]
+
+    def ui_set_date_delivered(self, invoice_id: str, day: date | None = None) -> dict[str, Any]:
+        body = {"date": day.isoformat()} if day else {}
+        return self._call("POST", f"/_emulator/ui/invoices/{invoice_id}/date-delivered", body)  # type: ignore[no-any-return]
+
+    def ui_mark_paid(self, invoice_id: str, partial: bool = False) -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/ui/invoices/{invoice_id}/mark-paid", {"partial": partial})  # type: ignore[no-any-return]
+
+    def ui_cancel(self, invoice_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/ui/invoices/{invoice_id}/cancel")  # type: ignore[no-any-return]
+
+    def ui_delete(self, invoice_id: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/_emulator/ui/invoices/{invoice_id}")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@contextmanager
+def running_dataverse_emulator(**options: Any) -> Iterator[DataverseEmulatorHandle]:
+    """Start the emulator on a free loopback port; options are `EmulatorOptions` fields."""
+    emulator = Emulator(EmulatorOptions(**options))
+    with serve_in_thread(create_app(emulator)) as server:
+        handle = DataverseEmulatorHandle(emulator, server.base_url)
+        try:
+            yield handle
+        finally:
+            handle.close()
+            emulator.webhooks.close()
