@@ -139,12 +139,15 @@ def validation_messages_from_body(body: bytes | str | None) -> list[str]:
     return messages
 
 
+def http_status(exc: HTTPStatusException) -> int:
+    """The HTTP status. Not `exc.status`: on a 400 that property parses the body and fails on plain text."""
+    return int(getattr(exc.http_resp, "status", 0) or 0)
+
+
 def map_sdk_error(exc: Exception, operation: str) -> ConnectorError:
     """Classify an SDK or transport failure. Messages never include request headers (tokens)."""
     if isinstance(exc, HTTPStatusException):
-        status = (
-            int(exc.status) if isinstance(exc.status, int) else int(getattr(exc.http_resp, "status", 0) or 0)
-        )
+        status = http_status(exc)
         headers = exc.headers or {}
         if status == 429:
             problem = headers.get("X-Rate-Limit-Problem")
@@ -305,7 +308,7 @@ class XeroClient:
             except Exception as exc:
                 headers = exc.headers if isinstance(exc, HTTPStatusException) else None
                 self._record(operation, headers)
-                status = getattr(exc, "status", None) if isinstance(exc, HTTPStatusException) else None
+                status = http_status(exc) if isinstance(exc, HTTPStatusException) else None
                 if status == 401 and attempt == 1:
                     # Perhaps another instance rotated the token; a 401 means nothing was written: retry once.
                     token = self._ensure_token(stale=token)

@@ -145,6 +145,14 @@ def test_summarized_400_maps_to_validation_error_with_xeros_words(scripted: Scri
     ]
 
 
+def test_a_400_with_a_plain_text_body_is_still_a_validation_error(scripted: Scripted) -> None:
+    server, client, _ = scripted
+    server.answer(400, "Bad request")
+    with pytest.raises(XeroValidationError) as caught:
+        client.create_invoices([draft()], "key-9", summarize_errors=True)
+    assert caught.value.messages == ["Xero rejected create_invoices (HTTP 400)"]
+
+
 def test_per_element_errors_come_back_on_each_invoice(scripted: Scripted) -> None:
     server, client, _ = scripted
     failed = invoice_json(
