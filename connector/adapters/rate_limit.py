@@ -24,9 +24,10 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from pydantic import BaseModel, Field
 
-from connector.adapters.blob import ensure_container
+from connector.adapters.blob import blob_service_from_settings, ensure_container
 from connector.domain.xero_records import RateLimitHeadroom
 from connector.errors import RateLimitedError, RetryableError
+from connector.settings import Settings
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -274,3 +275,8 @@ def blob_rate_limiter(
 ) -> RateLimiter:
     """The production limiter: state in `container`, one blob per tenant."""
     return RateLimiter(BlobLimiterBackend(service, container), limits)
+
+
+def rate_limiter_from_settings(settings: Settings, limits: RateLimits | None = None) -> RateLimiter:
+    """The production limiter, in the connector's storage account."""
+    return blob_rate_limiter(blob_service_from_settings(settings), DEFAULT_CONTAINER, limits)

@@ -19,8 +19,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContentSettings
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from connector.adapters.blob import ensure_container
+from connector.adapters.blob import blob_service_from_settings, ensure_container
 from connector.errors import AuthorisationError, RetryableError
+from connector.settings import Settings
 
 GrantType = Literal["authorization_code", "client_credentials"]
 
@@ -263,3 +264,8 @@ class BlobTokenStore(_SingleFlightStore):
                 lease.release()
             except HttpResponseError:
                 pass  # the lease expired on its own; nothing to give back
+
+
+def token_store_from_settings(settings: Settings) -> BlobTokenStore:
+    """The production store: `settings.token_container` in the connector's storage account."""
+    return BlobTokenStore(blob_service_from_settings(settings), settings.token_container)

@@ -286,3 +286,23 @@ def test_custom_connection_uses_client_credentials_and_has_no_refresh_token(
     assert second.access_token.get_secret_value() == "cc-2"
     assert [form["grant_type"] for form in endpoint.forms] == ["client_credentials", "client_credentials"]
     assert endpoint.forms[0]["client_id"] == "client-id"
+
+
+@pytest.mark.integration
+def test_store_and_limiter_from_settings_use_the_configured_storage(
+    azurite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector.adapters.rate_limit import rate_limiter_from_settings
+    from connector.adapters.token_store import token_store_from_settings
+    from connector.settings import load_settings
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("TOKEN_CONTAINER", "tokens-from-settings")
+    settings = load_settings()
+    token_store_from_settings(settings).save("c-settings", fresh_token("s1", "r1"))
+    direct = BlobTokenStore(
+        BlobServiceClient.from_connection_string(azurite.connection_string), "tokens-from-settings"
+    )
+    loaded = direct.get("c-settings")
+    assert loaded is not None and loaded.access_token.get_secret_value() == "s1"
+    assert rate_limiter_from_settings(settings).try_acquire("tenant-from-settings").permit is not None
