@@ -1,0 +1,205 @@
+"""Identity: /connect/token (authorization_code, refresh_token with rotation + grace, client_credentials),
+/connect/revocation, /connections, and a minimal consent page at /identity/connect/authorize."""
+
+from __future__ import annotations
+
+import base64
+import html
+import secrets
+import uuid
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from devstack.xero.emulator import DEFAULT_SCOPE, Emulator
+from devstack.xero.store import AccessToken, Client
+
+
+def _oauth_error(error: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": error}, status_code=status)
+
+
+def unauthorized(detail: str = "AuthenticationUnsuccessful") -> JSONResponse:
+    correlation = str(uuid.uuid4())
+    return JSONResponse(
+        {
+            "Type": None,
+            "Title": "Unauthorized",
+            "Status": 401,
+            "Detail": detail,
+            "Instance": correlation,
+            "Extensions": {},
+        },
+        status_code=401,
+        headers={"xero-correlation-id": correlation, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def forbidden(detail: str = "AuthorizationUnsuccessful") -> JSONResponse:
+    correlation = str(uuid.uuid4())
+    return JSONResponse(
+        {
+            "Type": None,
+            "Title": "Forbidden",
+            "Status": 403,
+            "Detail": detail,
+            "Instance": correlation,
+            "Extensions": {},
+        },
+        status_code=403,
+        headers={"xero-correlation-id": correlation},
+    )
+
+
+def bearer(emulator: Emulator, request: Request) -> AccessToken | None:
+    """The live access token behind the Authorization header, or None."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    token = emulator.state.access_tokens.get(header[7:].strip())
+    if token is None or token.expires_at <= emulator.clock.timestamp():
+        return None
+    return token
+
+
+def _client_auth(emulator: Emulator, request: Request, form: dict[str, str]) -> Client | None:
+    client_id, secret = form.get("client_id"), form.get("client_secret")
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+    client = emulator.state.clients.get(client_id or "")
+    if client is None or not secrets.compare_digest(client.client_secret, secret or ""):
+        return None
+    return client
+
+
+def routes(emulator: Emulator) -> list[Route]:
+    state = emulator.state
+
+    async def token(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with state.lock:
+            client = _client_auth(emulator, request, form)
+            if client is None:
+                return _oauth_error("invalid_client", 400)
+            grant = form.get("grant_type")
+            now = emulator.clock.timestamp()
+            if grant == "authorization_code":
+                code = state.auth_codes.pop(form.get("code", ""), None)
+                if code is None or code["client_id"] != client.client_id or code["expires_at"] < now:
+                    return _oauth_error("invalid_grant")
+                if code.get("redirect_uri") and form.get("redirect_uri") != code["redirect_uri"]:
+                    return _oauth_error("invalid_grant")
+                return JSONResponse(emulator.issue_tokens(client, code["scope"]))
+            if grant == "refresh_token":
+                old = state.refresh_tokens.get(form.get("refresh_token", ""))
+                if old is None or old.client_id != client.client_id or old.expires_at < now:
+                    return _oauth_error("invalid_grant")
+                if (
+                    old.rotated_at is not None
+                    and now - old.rotated_at > emulator.options.refresh_token_grace_seconds
+                ):
+                    return _oauth_error("invalid_grant")
+                if old.rotated_at is None:
+                    old.rotated_at = now  # single use from here on, apart from the grace period
+                return JSONResponse(emulator.issue_tokens(client, old.scope))
+            if grant == "client_credentials":
+                if client.custom_connection_tenant is None:
+                    return _oauth_error("unauthorized_client")
+                scope = (
+                    form["scope"].split()
+                    if form.get("scope")
+                    else [s for s in DEFAULT_SCOPE if s != "offline_access"]
+                )
+                return JSONResponse(emulator.issue_tokens(client, scope, with_refresh=False))
+            return _oauth_error("unsupported_grant_type")
+
+    async def revocation(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with state.lock:
+            if _client_auth(emulator, request, form) is None:
+                return _oauth_error("invalid_client")
+            state.refresh_tokens.pop(form.get("token", ""), None)
+        return Response(status_code=200)
+
+    async def connections(request: Request) -> Response:
+        with state.lock:
+            access = bearer(emulator, request)
+            if access is None:
+                return unauthorized()
+            client = state.clients[access.client_id]
+            found = list(client.connections.values())
+            if request.query_params.get("authEventId"):
+                found = [c for c in found if c["authEventId"] == request.query_params["authEventId"]]
+            headers = emulator.limiter.acquire(None).headers
+        return JSONResponse(found, headers=headers)
+
+    async def delete_connection(request: Request) -> Response:
+        with state.lock:
+            access = bearer(emulator, request)
+            if access is None:
+                return unauthorized()
+            client = state.clients[access.client_id]
+            if client.connections.pop(request.path_params["id"], None) is None:
+                return Response("The resource you're looking for cannot be found", status_code=404)
+        return Response(status_code=204)
+
+    async def authorize(request: Request) -> Response:
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update({k: str(v) for k, v in (await request.form()).items()})
+        client = state.clients.get(params.get("client_id", ""))
+        if client is None or params.get("response_type", "code") != "code" or not params.get("redirect_uri"):
+            return HTMLResponse("<h1>Invalid authorisation request</h1>", status_code=400)
+        if request.method == "GET":
+            options = "".join(
+                f'<label><input type="checkbox" name="tenant_id" value="{t.tenant_id}"> '
+                f"{html.escape(t.organisation['Name'])}</label><br>"
+                for t in state.tenants.values()
+            )
+            hidden = "".join(
+                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                for k, v in params.items()
+            )
+            page = (
+                "<html><body><h1>Xero emulator: allow access</h1>"
+                f'<form method="post">{hidden}{options}<button type="submit">Allow access</button></form></body></html>'
+            )
+            return HTMLResponse(page)
+        form = await request.form()
+        chosen = [str(v) for v in form.getlist("tenant_id")] or [str(params.get("tenant_id", ""))]
+        with state.lock:
+            chosen = [t for t in chosen if t in state.tenants]
+            if not chosen:
+                return HTMLResponse("<h1>Pick at least one organisation</h1>", status_code=400)
+            auth_event = str(uuid.uuid4())
+            for tenant_id in chosen:
+                emulator.connect(client, tenant_id, auth_event)
+            code = secrets.token_urlsafe(24)
+            scope = params.get("scope", " ".join(DEFAULT_SCOPE)).split()
+            state.auth_codes[code] = {
+                "client_id": client.client_id,
+                "redirect_uri": params["redirect_uri"],
+                "scope": scope,
+                "expires_at": emulator.clock.timestamp() + 300,
+            }
+        query = {"code": code, "scope": " ".join(scope)}
+        if params.get("state"):
+            query["state"] = params["state"]
+        separator = "&" if "?" in params["redirect_uri"] else "?"
+        return RedirectResponse(params["redirect_uri"] + separator + urlencode(query), status_code=302)
+
+    return [
+        Route("/connect/token", token, methods=["POST"]),
+        Route("/connect/revocation", revocation, methods=["POST"]),
+        Route("/connections", connections, methods=["GET"]),
+        Route("/Connections", connections, methods=["GET"]),
+        Route("/connections/{id}", delete_connection, methods=["DELETE"]),
+        Route("/Connections/{id}", delete_connection, methods=["DELETE"]),
+        Route("/identity/connect/authorize", authorize, methods=["GET", "POST"]),
+    ]
