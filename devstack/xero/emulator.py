@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import secrets
 from typing import Any
 
@@ -20,6 +22,7 @@ DEFAULT_SCOPE = ["openid", "profile", "email", "offline_access", "accounting.tra
 class Emulator:
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         self.options = options or EmulatorOptions()
+        self._initial_options = copy.deepcopy(self.options)
         self.state = State()
         self.clock = Clock()
         self.limiter = RateLimiter(self.options)
@@ -33,6 +36,10 @@ class Emulator:
         self.clock.reset()
         self.limiter.reset()
         self.faults.clear()
+        for option in dataclasses.fields(
+            self.options
+        ):  # undo /_emulator/limits changes, keep the same object
+            setattr(self.options, option.name, getattr(self._initial_options, option.name))
 
     def emitter(self, tenant_id: str) -> Any:
         return lambda category, event_type, resource_id: self.webhooks.emit(

@@ -7,7 +7,7 @@ import base64
 import html
 import secrets
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -15,6 +15,15 @@ from starlette.routing import Route
 
 from devstack.xero.emulator import DEFAULT_SCOPE, Emulator
 from devstack.xero.store import AccessToken, Client
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """application/x-www-form-urlencoded without python-multipart."""
+    return parse_qs((await request.body()).decode(), keep_blank_values=True)
+
+
+def _first(form: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[0] for k, v in form.items()}
 
 
 def _oauth_error(error: str, status: int = 400) -> JSONResponse:
@@ -82,7 +91,7 @@ def routes(emulator: Emulator) -> list[Route]:
     state = emulator.state
 
     async def token(request: Request) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = _first(await _form(request))
         with state.lock:
             client = _client_auth(emulator, request, form)
             if client is None:
@@ -120,7 +129,7 @@ def routes(emulator: Emulator) -> list[Route]:
             return _oauth_error("unsupported_grant_type")
 
     async def revocation(request: Request) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = _first(await _form(request))
         with state.lock:
             if _client_auth(emulator, request, form) is None:
                 return _oauth_error("invalid_client")
@@ -151,8 +160,8 @@ def routes(emulator: Emulator) -> list[Route]:
 
     async def authorize(request: Request) -> Response:
         params = dict(request.query_params)
-        if request.method == "POST":
-            params.update({k: str(v) for k, v in (await request.form()).items()})
+        posted = await _form(request) if request.method == "POST" else {}
+        params.update(_first(posted))
         client = state.clients.get(params.get("client_id", ""))
         if client is None or params.get("response_type", "code") != "code" or not params.get("redirect_uri"):
             return HTMLResponse("<h1>Invalid authorisation request</h1>", status_code=400)
@@ -171,8 +180,7 @@ def routes(emulator: Emulator) -> list[Route]:
                 f'<form method="post">{hidden}{options}<button type="submit">Allow access</button></form></body></html>'
             )
             return HTMLResponse(page)
-        form = await request.form()
-        chosen = [str(v) for v in form.getlist("tenant_id")] or [str(params.get("tenant_id", ""))]
+        chosen = posted.get("tenant_id") or [str(params.get("tenant_id", ""))]
         with state.lock:
             chosen = [t for t in chosen if t in state.tenants]
             if not chosen:

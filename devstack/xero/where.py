@@ -2,7 +2,8 @@
 
 Supported: `==`, `!=`, `<`, `<=`, `>`, `>=`, `AND`/`&&`, `OR`/`||`, `NOT`/`!`, parentheses, dotted fields
 (`Contact.ContactID`), string/number/boolean/null literals, `Guid("…")`, `DateTime(y,m,d)`, and the string
-methods `.Contains("x")`, `.StartsWith("x")`, `.EndsWith("x")`. String comparison is case-insensitive, as in Xero.
+methods `.Contains("x")`, `.StartsWith("x")`, `.EndsWith("x")`.
+String comparison is case-insensitive, as in Xero.
 """
 
 from __future__ import annotations
@@ -168,7 +169,6 @@ class _Parser:
             if part in ("Contains", "StartsWith", "EndsWith", "ToUpper", "ToLower") and self._is("("):
                 return self.method(path, part)
             path.append(part)
-        dotted = ".".join(path)
         if path[0] not in self.fields:
             raise QueryParseError(f"No property or field '{path[0]}' exists in type")
         return lambda r: _lookup(r, path)
