@@ -1,0 +1,210 @@
+"""C6: register the Dataverse webhook (service endpoint + steps) for invoices. Idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from connector.adapters.dataverse import DataverseClient
+from connector.adapters.dataverse_http import odata_string
+
+WEBHOOK_CONTRACT = 8
+AUTH_WEBHOOK_KEY = 4
+STAGE_POST_OPERATION = 40
+MODE_ASYNC = 1
+IMAGE_PRE = 0
+STANDARD_UPDATE_COLUMNS = (
+    "name",
+    "invoicenumber",
+    "description",
+    "datedelivered",
+    "duedate",
+    "customerid",
+    "transactioncurrencyid",
+    "totalamount",
+    "totaltax",
+    "statecode",
+    "statuscode",
+)
+DELETE_IMAGE_COLUMNS = ("name", "invoicenumber", "customerid", "totalamount", "statecode", "statuscode")
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    message: str
+    filtering_attributes: str | None = None
+    pre_image: str | None = None  # comma-separated columns
+
+    def name(self, endpoint: str) -> str:
+        return f"{endpoint}: {self.message} of invoice"
+
+
+@dataclass
+class RegistrationReport:
+    endpoint_id: UUID | None = None
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def invoice_steps(client: DataverseClient) -> list[StepSpec]:
+    s = client.schema
+    custom = (
+        s.lookup("invoice_connection").logical_name,
+        s.p("invoicetype"),
+        s.p("lineamounttypes"),
+        s.lookup("invoice_branding_theme").logical_name,
+    )
+    return [
+        StepSpec("Create"),
+        StepSpec("Update", ",".join((*STANDARD_UPDATE_COLUMNS, *custom))),
+        StepSpec("SetState"),
+        StepSpec("SetStateDynamicEntity"),
+        StepSpec(
+            "Delete", pre_image=",".join((*DELETE_IMAGE_COLUMNS, s.lookup("invoice_connection").logical_name))
+        ),
+    ]
+
+
+class WebhookRegistrar:
+    def __init__(self, client: DataverseClient, name: str = "xero-connector") -> None:
+        self.client = client
+        self.name = name
+
+    async def _one(self, entity_set: str, params: dict[str, str]) -> dict[str, Any] | None:
+        rows = (await self.client.get_json(entity_set, {**params, "$top": "1"}))["value"]
+        return rows[0] if rows else None
+
+    async def _create(self, entity_set: str, body: dict[str, Any], id_column: str) -> UUID:
+        response = await self.client.transport.send(
+            "POST",
+            entity_set,
+            json_body=body,
+            headers={"Prefer": "return=representation"},
+            params={"$select": id_column},
+        )
+        return UUID(str(response.json()[id_column]))
+
+    async def _ensure_endpoint(self, url: str, key: str, report: RegistrationReport) -> UUID:
+        body = {
+            "name": self.name,
+            "url": url,
+            "contract": WEBHOOK_CONTRACT,
+            "authtype": AUTH_WEBHOOK_KEY,
+            "authvalue": key,
+            "messageformat": 2,
+        }
+        existing = await self._one(
+            "serviceendpoints",
+            {
+                "$select": "serviceendpointid,url,authtype,contract",
+                "$filter": f"contract eq {WEBHOOK_CONTRACT} and name eq {odata_string(self.name)}",
+            },
+        )
+        if existing is None:
+            report.created.append(f"service endpoint {self.name}")
+            return await self._create("serviceendpoints", body, "serviceendpointid")
+        endpoint_id = UUID(existing["serviceendpointid"])
+        # authvalue cannot be read back, so it is always rewritten (the key may have been rotated).
+        await self.client.transport.send(
+            "PATCH", f"serviceendpoints({endpoint_id})", json_body=body, headers={"If-Match": "*"}
+        )
+        report.updated.append(f"service endpoint {self.name}")
+        return endpoint_id
+
+    async def _message_ids(self, message: str) -> tuple[str, str]:
+        found = await self._one(
+            "sdkmessages", {"$select": "sdkmessageid", "$filter": f"name eq {odata_string(message)}"}
+        )
+        message_filter = await self._one(
+            "sdkmessagefilters",
+            {
+                "$select": "sdkmessagefilterid",
+                "$filter": "primaryobjecttypecode eq 'invoice' and "
+                f"sdkmessageid/name eq {odata_string(message)}",
+            },
+        )
+        if found is None or message_filter is None:
+            raise LookupError(f"Dataverse has no sdkmessage/filter for {message} of invoice")
+        return found["sdkmessageid"], message_filter["sdkmessagefilterid"]
+
+    async def _ensure_step(self, endpoint_id: UUID, spec: StepSpec, report: RegistrationReport) -> None:
+        name = spec.name(self.name)
+        message_id, filter_id = await self._message_ids(spec.message)
+        body: dict[str, Any] = {
+            "name": name,
+            "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({endpoint_id})",
+            "sdkmessageid@odata.bind": f"/sdkmessages({message_id})",
+            "sdkmessagefilterid@odata.bind": f"/sdkmessagefilters({filter_id})",
+            "stage": STAGE_POST_OPERATION,
+            "mode": MODE_ASYNC,
+            "rank": 1,
+            "supporteddeployment": 0,
+            "asyncautodelete": True,
+            "filteringattributes": spec.filtering_attributes,
+        }
+        existing = await self._one(
+            "sdkmessageprocessingsteps",
+            {
+                "$select": "sdkmessageprocessingstepid,filteringattributes,stage,mode,_eventhandler_value",
+                "$filter": f"name eq {odata_string(name)} and _eventhandler_value eq {endpoint_id}",
+            },
+        )
+        if existing is None:
+            step_id = await self._create("sdkmessageprocessingsteps", body, "sdkmessageprocessingstepid")
+            report.created.append(f"step {name}")
+        else:
+            step_id = UUID(existing["sdkmessageprocessingstepid"])
+            if (existing.get("filteringattributes") or None) != spec.filtering_attributes or existing.get(
+                "mode"
+            ) != MODE_ASYNC:
+                await self.client.transport.send(
+                    "PATCH",
+                    f"sdkmessageprocessingsteps({step_id})",
+                    json_body=body,
+                    headers={"If-Match": "*"},
+                )
+                report.updated.append(f"step {name}")
+            else:
+                report.unchanged.append(f"step {name}")
+        if spec.pre_image:
+            await self._ensure_image(step_id, spec, report)
+
+    async def _ensure_image(self, step_id: UUID, spec: StepSpec, report: RegistrationReport) -> None:
+        body = {
+            "name": "PreImage",
+            "entityalias": "PreImage",
+            "imagetype": IMAGE_PRE,
+            "messagepropertyname": "Target",
+            "attributes": spec.pre_image,
+            "sdkmessageprocessingstepid@odata.bind": f"/sdkmessageprocessingsteps({step_id})",
+        }
+        existing = await self._one(
+            "sdkmessageprocessingstepimages",
+            {
+                "$select": "sdkmessageprocessingstepimageid,attributes",
+                "$filter": f"_sdkmessageprocessingstepid_value eq {step_id} and entityalias eq 'PreImage'",
+            },
+        )
+        if existing is None:
+            await self._create("sdkmessageprocessingstepimages", body, "sdkmessageprocessingstepimageid")
+            report.created.append(f"pre image of {spec.message}")
+        elif existing.get("attributes") != spec.pre_image:
+            image_id = existing["sdkmessageprocessingstepimageid"]
+            await self.client.transport.send(
+                "PATCH",
+                f"sdkmessageprocessingstepimages({image_id})",
+                json_body=body,
+                headers={"If-Match": "*"},
+            )
+            report.updated.append(f"pre image of {spec.message}")
+        else:
+            report.unchanged.append(f"pre image of {spec.message}")
+
+    async def run(self, url: str, key: str) -> RegistrationReport:
+        report = RegistrationReport()
+        report.endpoint_id = await self._ensure_endpoint(url, key, report)
+        for spec in invoice_steps(self.client):
+            await self._ensure_step(report.endpoint_id, spec, report)
+        return report
