@@ -1,0 +1,127 @@
+"""The whole local platform in one process: Azurite, the Xero and Dataverse emulators, the Functions host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.asgi_server import BackgroundServer
+from devstack.azurite import Azurite, start_azurite
+from devstack.dataverse.emulator import Emulator as DataverseEmulator
+from devstack.dataverse.emulator import EmulatorOptions as DataverseOptions
+from devstack.dataverse.emulator import create_app as create_dataverse_app
+from devstack.dataverse.testing import DataverseEmulatorHandle
+from devstack.host.app import LocalFunctionsHost
+from devstack.host.config import load_local_settings
+from devstack.paths import REPO_ROOT
+from devstack.ports import free_port
+from devstack.xero.app import create_app as create_xero_app
+from devstack.xero.testing import XeroEmulatorHandle
+
+
+@dataclass(frozen=True)
+class PlatformPorts:
+    host: int = 7071
+    xero: int = 4010
+    dataverse: int = 5050
+    blob: int = 10000
+    queue: int = 10001
+
+    @classmethod
+    def free(cls) -> PlatformPorts:
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+
+
+def load_settings_file() -> None:
+    """local.settings.json if the developer made one, else the example: what `func start` would read."""
+    own = REPO_ROOT / "local.settings.json"
+    load_local_settings(own if own.exists() else REPO_ROOT / "local.settings.json.example")
+
+
+@dataclass
+class LocalPlatform:
+    ports: PlatformPorts = field(default_factory=PlatformPorts)
+    data_dir: Path | None = None
+    xero_options: dict[str, Any] = field(default_factory=dict)
+    dataverse_options: dict[str, Any] = field(default_factory=dict)
+    azurite: Azurite | None = None
+    xero: XeroEmulatorHandle | None = None
+    dataverse: DataverseEmulatorHandle | None = None
+    host_url: str = ""
+    _servers: list[BackgroundServer] = field(default_factory=list)
+    _own_dir: bool = False
+
+    def start(self) -> LocalPlatform:
+        load_settings_file()
+        if self.data_dir is None:
+            self.data_dir, self._own_dir = Path(tempfile.mkdtemp(prefix="devstack-")), True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        assert self.data_dir is not None
+        self.azurite = start_azurite(
+            self.data_dir / "azurite", queue_port=self.ports.queue, blob_port=self.ports.blob
+        )
+
+        xero_app, xero_emulator = create_xero_app(**self.xero_options)
+        xero_server = self._serve(xero_app, self.ports.xero)
+        self.xero = XeroEmulatorHandle(xero_server.base_url, xero_emulator)
+
+        dataverse_emulator = DataverseEmulator(DataverseOptions(**self.dataverse_options))
+        dataverse_server = self._serve(create_dataverse_app(dataverse_emulator), self.ports.dataverse)
+        self.dataverse = DataverseEmulatorHandle(dataverse_emulator, dataverse_server.base_url)
+
+        xero_url = xero_server.base_url
+        os.environ.update(
+            {
+                "AzureWebJobsStorage": self.azurite.connection_string,
+                "DATAVERSE_URL": dataverse_server.base_url,
+                "DATAVERSE_STATIC_TOKEN": self.dataverse.token,
+                "XERO_API_BASE_URL": f"{xero_url}/api.xro/2.0",
+                "XERO_CONNECTIONS_BASE_URL": xero_url,
+                "XERO_IDENTITY_BASE_URL": xero_url,
+                "XERO_LOGIN_BASE_URL": xero_url,
+            }
+        )
+        from connector.runtime import use_runtime
+        from connector.settings import get_settings
+
+        get_settings.cache_clear()
+        use_runtime(None)
+        host = LocalFunctionsHost(load_settings_file=False)
+        self.host_url = self._serve(host.asgi_app(), self.ports.host).base_url
+
+    def _serve(self, app: Any, port: int) -> BackgroundServer:
+        server = BackgroundServer(app, port).start()
+        self._servers.append(server)
+        return server
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self.xero is not None:
+            self.xero.emulator.webhooks.stop()
+            self.xero.control.close()
+        if self.dataverse is not None:
+            self.dataverse.close()
+            self.dataverse.emulator.webhooks.close()
+        if self.azurite is not None:
+            self.azurite.stop()
+        if self._own_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
