@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--rate-limit-time-scale", type=float, default=1.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    app, emulator = create_app(rate_limit_time_scale=args.rate_limit_time_scale)
+    app, _ = create_app(rate_limit_time_scale=args.rate_limit_time_scale)
     if not args.no_seed:
         from starlette.testclient import TestClient
 

@@ -29,17 +29,77 @@ from devstack.xero.spec import validate_request_body
 from devstack.xero.store import Record, Tenant
 from devstack.xero.where import QueryParseError, compile_where
 
-INVOICE_FIELDS = {"InvoiceID", "InvoiceNumber", "Type", "Status", "Contact", "Reference", "Url", "Date", "DueDate",
-                  "AmountDue", "AmountPaid", "AmountCredited", "Total", "SubTotal", "TotalTax", "CurrencyCode",
-                  "UpdatedDateUTC", "BrandingThemeID", "LineAmountTypes", "SentToContact", "FullyPaidOnDate",
-                  "HasAttachments", "IsDiscounted"}  # fmt: skip
-CREDIT_NOTE_FIELDS = {"CreditNoteID", "CreditNoteNumber", "Type", "Status", "Contact", "Reference", "Date", "DueDate",
-                      "Total", "SubTotal", "TotalTax", "RemainingCredit", "CurrencyCode", "UpdatedDateUTC",
-                      "FullyPaidOnDate", "LineAmountTypes"}  # fmt: skip
-CONTACT_FIELDS = {"ContactID", "ContactNumber", "AccountNumber", "ContactStatus", "Name", "FirstName", "LastName",
-                  "EmailAddress", "IsCustomer", "IsSupplier", "UpdatedDateUTC", "DefaultCurrency", "TaxNumber"}  # fmt: skip
-PAYMENT_FIELDS = {"PaymentID", "Date", "Amount", "Reference", "Status", "PaymentType", "Invoice", "Account",
-                  "UpdatedDateUTC", "IsReconciled", "CurrencyRate"}  # fmt: skip
+INVOICE_FIELDS = {
+    "InvoiceID",
+    "InvoiceNumber",
+    "Type",
+    "Status",
+    "Contact",
+    "Reference",
+    "Url",
+    "Date",
+    "DueDate",
+    "AmountDue",
+    "AmountPaid",
+    "AmountCredited",
+    "Total",
+    "SubTotal",
+    "TotalTax",
+    "CurrencyCode",
+    "UpdatedDateUTC",
+    "BrandingThemeID",
+    "LineAmountTypes",
+    "SentToContact",
+    "FullyPaidOnDate",
+    "HasAttachments",
+    "IsDiscounted",
+}
+CREDIT_NOTE_FIELDS = {
+    "CreditNoteID",
+    "CreditNoteNumber",
+    "Type",
+    "Status",
+    "Contact",
+    "Reference",
+    "Date",
+    "DueDate",
+    "Total",
+    "SubTotal",
+    "TotalTax",
+    "RemainingCredit",
+    "CurrencyCode",
+    "UpdatedDateUTC",
+    "FullyPaidOnDate",
+    "LineAmountTypes",
+}
+CONTACT_FIELDS = {
+    "ContactID",
+    "ContactNumber",
+    "AccountNumber",
+    "ContactStatus",
+    "Name",
+    "FirstName",
+    "LastName",
+    "EmailAddress",
+    "IsCustomer",
+    "IsSupplier",
+    "UpdatedDateUTC",
+    "DefaultCurrency",
+    "TaxNumber",
+}
+PAYMENT_FIELDS = {
+    "PaymentID",
+    "Date",
+    "Amount",
+    "Reference",
+    "Status",
+    "PaymentType",
+    "Invoice",
+    "Account",
+    "UpdatedDateUTC",
+    "IsReconciled",
+    "CurrencyRate",
+}
 ITEM_FIELDS = {
     "ItemID",
     "Code",
@@ -51,8 +111,20 @@ ITEM_FIELDS = {
     "UpdatedDateUTC",
 }
 TAX_FIELDS = {"Name", "TaxType", "Status", "ReportTaxType", "EffectiveRate", "DisplayTaxRate"}
-ACCOUNT_FIELDS = {"AccountID", "Code", "Name", "Type", "Status", "Class", "TaxType", "BankAccountNumber",
-                  "EnablePaymentsToAccount", "SystemAccount", "CurrencyCode", "UpdatedDateUTC"}  # fmt: skip
+ACCOUNT_FIELDS = {
+    "AccountID",
+    "Code",
+    "Name",
+    "Type",
+    "Status",
+    "Class",
+    "TaxType",
+    "BankAccountNumber",
+    "EnablePaymentsToAccount",
+    "SystemAccount",
+    "CurrencyCode",
+    "UpdatedDateUTC",
+}
 
 
 class Call:
@@ -126,10 +198,12 @@ def _filtered(
     if order:
         for clause in reversed([c.strip() for c in order.split(",") if c.strip()]):
             name, _, direction = clause.partition(" ")
-            records = sorted(
-                records, key=lambda r, n=name: _sort_key(view(r).get(n)), reverse=direction.upper() == "DESC"
-            )
+            records = sorted(records, key=_sorter(view, name), reverse=direction.upper() == "DESC")
     return records
+
+
+def _sorter(view: Callable[[Record], Record], name: str) -> Callable[[Record], tuple[int, Any]]:
+    return lambda record: _sort_key(view(record).get(name))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -168,9 +242,14 @@ def _unit_view(call: Call, record: Record) -> Record:
     return dict(record, LineItems=lines)
 
 
-def _save_batch(call: Call, key: str, elements: list[Any], save: Callable[[Record], Outcome],
-                view: Callable[[Record], Record]) -> Response:  # fmt: skip
-    """Xero's batch semantics: valid elements are saved either way; summarized mode answers 400 if any failed."""
+def _save_batch(
+    call: Call,
+    key: str,
+    elements: list[Any],
+    save: Callable[[Record], Outcome],
+    view: Callable[[Record], Record],
+) -> Response:
+    """Xero's batch semantics: valid elements are saved either way; summarized mode: 400 if any fail."""
     outcomes = [
         save(e) if isinstance(e, dict) else Outcome(element={}, errors=["Element must be an object"])
         for e in elements
@@ -225,8 +304,12 @@ def routes(emulator: Emulator) -> list[Route]:
                         docs = [d for d in docs if d["Status"] in {s.upper() for s in statuses}]
                     term = (call.query.get("searchTerm") or "").casefold()
                     if term:
-                        docs = [d for d in docs if term in (d.get("InvoiceNumber") or "").casefold()
-                                or term in (d.get("Reference") or "").casefold()]  # fmt: skip
+                        docs = [
+                            d
+                            for d in docs
+                            if term in (d.get("InvoiceNumber") or "").casefold()
+                            or term in (d.get("Reference") or "").casefold()
+                        ]
                     view: Callable[[Record], Record] = ledger.invoice_view
                     fields = INVOICE_FIELDS
                 else:
@@ -290,9 +373,15 @@ def routes(emulator: Emulator) -> list[Route]:
                 return not_found()
             if invoice["Status"] in ("DRAFT", "DELETED") or invoice["Type"] != "ACCREC":
                 return validation_error(
-                    [{"InvoiceID": invoice["InvoiceID"], "ValidationErrors": [
-                        {"Message": "An online invoice cannot be retrieved for a draft, deleted or purchase invoice"}]}]
-                )  # fmt: skip
+                    [
+                        {
+                            "InvoiceID": invoice["InvoiceID"],
+                            "ValidationErrors": [
+                                {"Message": "No online invoice for a draft, deleted or purchase invoice"}
+                            ],
+                        }
+                    ]
+                )
             url = f"{str(call.request.base_url).rstrip('/')}/_emulator/online-invoice/{invoice['InvoiceID']}"
             return call.envelope("OnlineInvoices", [{"OnlineInvoiceUrl": url}])
 
@@ -306,9 +395,15 @@ def routes(emulator: Emulator) -> list[Route]:
                 return not_found()
             if invoice["Status"] != "AUTHORISED" or invoice["Type"] != "ACCREC":
                 return validation_error(
-                    [{"InvoiceID": invoice["InvoiceID"], "ValidationErrors": [
-                        {"Message": "Only AUTHORISED sales invoices can be emailed"}]}]
-                )  # fmt: skip
+                    [
+                        {
+                            "InvoiceID": invoice["InvoiceID"],
+                            "ValidationErrors": [
+                                {"Message": "Only AUTHORISED sales invoices can be emailed"}
+                            ],
+                        }
+                    ]
+                )
             call.tenant.emails_sent.append(invoice["InvoiceID"])
             invoice["SentToContact"] = True
             invoice["UpdatedDateUTC"] = call.now
@@ -385,8 +480,13 @@ def routes(emulator: Emulator) -> list[Route]:
             ledger = call.ledger()
             element = body if isinstance(body, dict) else {}
             element = element["Payments"][0] if isinstance(element.get("Payments"), list) else element
-            return _save_batch(call, "Payments", [element], lambda e: ledger.delete_payment(payment_id, e),
-                               ledger.payment_view)  # fmt: skip
+            return _save_batch(
+                call,
+                "Payments",
+                [element],
+                lambda e: ledger.delete_payment(payment_id, e),
+                ledger.payment_view,
+            )
 
     # ---- contacts -----------------------------------------------------------------------------------------
     def contacts_list(call: Call) -> Response:

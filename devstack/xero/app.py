@@ -1,4 +1,5 @@
-"""Assemble the Starlette app: accounting routes behind the gateway, identity and control routes beside them."""
+"""Assemble the Starlette app: accounting routes behind the gateway, identity and control routes
+beside them."""
 
 from __future__ import annotations
 

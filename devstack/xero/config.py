@@ -11,7 +11,7 @@ from typing import Any
 class EmulatorOptions:
     """Everything a test may want to tune. Defaults are Xero's documented values."""
 
-    # Rate limits (per tenant, per app). `rate_limit_time_scale` shrinks the windows: 60 makes a minute last 1 s.
+    # Rate limits (per tenant, per app). `rate_limit_time_scale` shrinks windows: 60 → a minute lasts 1 s.
     rate_limit_per_minute: int = 60
     rate_limit_per_day: int = 5000
     rate_limit_concurrent: int = 5
@@ -24,7 +24,7 @@ class EmulatorOptions:
     refresh_token_lifetime_days: int = 60
     # Idempotency-Key retention, seconds.
     idempotency_retention_seconds: float = 24 * 3600.0
-    # OpenAPI validation. Request bodies are validated when the spec file is present; responses only on request.
+    # OpenAPI validation: request bodies whenever the spec file is present; responses only on request.
     spec_dir: Path | None = None
     validate_requests: bool = True
     validate_responses: bool = False

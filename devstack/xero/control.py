@@ -1,4 +1,5 @@
-"""The control API under /_emulator: reset, seeding, acting as a Xero user, request log, faults, clock, webhooks."""
+"""The control API under /_emulator: reset, seeding, acting as a Xero user, request log, faults,
+clock, webhooks."""
 
 from __future__ import annotations
 
@@ -38,8 +39,12 @@ def routes(emulator: Emulator) -> list[Route]:
         with state.lock:
             now = emulator.clock.now()
             try:
-                tenant = build_tenant(now, body.get("name", "Demo Company (NZ)"), body.get("country", "NZ"),
-                                      body.get("currencies"))  # fmt: skip
+                tenant = build_tenant(
+                    now,
+                    body.get("name", "Demo Company (NZ)"),
+                    body.get("country", "NZ"),
+                    body.get("currencies"),
+                )
             except ValueError as exc:
                 return _error(str(exc))
             state.tenants[tenant.tenant_id] = tenant
@@ -65,7 +70,7 @@ def routes(emulator: Emulator) -> list[Route]:
                     "client_id": client.client_id,
                     "client_secret": client.client_secret,
                     "token": token,
-                }  # fmt: skip
+                }
             )
 
     def _act(kind: Kind, request: Request, element: dict[str, Any]) -> Response:
@@ -161,9 +166,17 @@ def routes(emulator: Emulator) -> list[Route]:
 
     async def limits(request: Request) -> Response:
         body = await body_of(request)
-        names = {"rate_limit_per_minute", "rate_limit_per_day", "rate_limit_concurrent", "app_limit_per_minute",
-                 "rate_limit_time_scale", "rate_limits_enabled", "access_token_lifetime",
-                 "refresh_token_grace_seconds", "idempotency_retention_seconds"}  # fmt: skip
+        names = {
+            "rate_limit_per_minute",
+            "rate_limit_per_day",
+            "rate_limit_concurrent",
+            "app_limit_per_minute",
+            "rate_limit_time_scale",
+            "rate_limits_enabled",
+            "access_token_lifetime",
+            "refresh_token_grace_seconds",
+            "idempotency_retention_seconds",
+        }
         unknown = set(body) - names
         if unknown:
             return _error(f"unknown settings {sorted(unknown)}")

@@ -367,7 +367,8 @@ class DocumentBook:
             rate_record = self.tenant.tax_rates.get(tax_type)
             if rate_record is None or rate_record.get("Status") != "ACTIVE":
                 errors.append(
-                    f"The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."
+                    f"The TaxType code '{tax_type}' does not exist or cannot be used for this type of "
+                    "transaction."
                 )
                 rate = ZERO
             else:
@@ -386,7 +387,8 @@ class DocumentBook:
                 "0.01"
             ):
                 errors.append(
-                    f"The line total {given_line_amount} does not match the expected line total {figure.line_amount}"
+                    f"The line total {given_line_amount} does not match the expected "
+                    f"line total {figure.line_amount}"
                 )
             line.update(
                 {

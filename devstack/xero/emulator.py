@@ -1,4 +1,5 @@
-"""The emulator object: options, state, clock, limiter, faults, webhooks and the parsed spec, shared by routes."""
+"""The emulator object: options, state, clock, limiter, faults, webhooks and the parsed spec,
+shared by routes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ from devstack.xero.spec import load_spec
 from devstack.xero.store import AccessToken, Client, RefreshToken, State, new_id
 from devstack.xero.webhooks import WebhookDispatcher
 
-DEFAULT_SCOPE = ["openid", "profile", "email", "offline_access", "accounting.transactions", "accounting.contacts",
-                 "accounting.settings"]  # fmt: skip
+DEFAULT_SCOPE = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "accounting.transactions",
+    "accounting.contacts",
+    "accounting.settings",
+]
 
 
 class Emulator:

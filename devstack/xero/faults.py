@@ -26,7 +26,10 @@ class FaultRule:
     path: str = ".*"  # regex, searched in the path (without query)
     count: int = 1
     status: int = 500
-    body: str = "An error occurred in Xero. Check the API Status page http://status.developer.xero.com for current service status."
+    body: str = (
+        "An error occurred in Xero. Check the API Status page http://status.developer.xero.com "
+        "for current service status."
+    )
     delay: float = 1.0
     retry_after: int = 1
     problem: str = "minute"

@@ -1,4 +1,5 @@
-"""ASGI middleware in front of the accounting API: auth, tenant, rate limits, faults, idempotency, request log,
+"""ASGI middleware in front of the accounting API: auth, tenant, rate limits, faults, idempotency,
+request log,
 and (optionally) response validation against the spec."""
 
 from __future__ import annotations
@@ -92,12 +93,16 @@ class Gateway:
                     if fault is not None and fault.kind == "status":
                         captured = _simple(fault.status, fault.body.encode(), b"text/plain")
                     elif fault is not None and fault.kind == "rate_limit":
-                        captured = _simple(429, b"", b"text/plain",
-                                           {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": fault.problem})  # fmt: skip
+                        captured = _simple(
+                            429,
+                            b"",
+                            b"text/plain",
+                            {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": fault.problem},
+                        )
                     else:
                         if fault is not None and fault.kind == "slow":
                             await asyncio.sleep(fault.delay)
-                        captured = await self._handle(scope, body, request, tenant_id)
+                        captured = await self._handle(scope, body, request, tenant_id or "")
                     captured.headers += [(k.lower().encode(), v.encode()) for k, v in verdict.headers.items()]
             assert captured is not None
             self._check_response(method, path, request, captured)
@@ -142,26 +147,40 @@ class Gateway:
         if key is None or method not in ("PUT", "POST"):
             return await self._call_app(scope, body, tenant_id)
         if len(key) > 128:
-            return _simple(400, json.dumps({"ErrorNumber": 10, "Type": "ValidationException",
-                                            "Message": "Idempotency-Key must be 128 characters or fewer"}).encode(),
-                           b"application/json")  # fmt: skip
+            return _simple(
+                400,
+                json.dumps(
+                    {
+                        "ErrorNumber": 10,
+                        "Type": "ValidationException",
+                        "Message": "Idempotency-Key must be 128 characters or fewer",
+                    }
+                ).encode(),
+                b"application/json",
+            )
         state = self.emulator.state
         fingerprint = hashlib.sha256(
             method.encode() + scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n" + body
         ).hexdigest()
         now = self.emulator.clock.timestamp()
         with state.lock:
-            for stored_key, stored in list(state.idempotency.items()):
-                if now - stored.stored_at > self.emulator.options.idempotency_retention_seconds:
+            for stored_key, old in list(state.idempotency.items()):
+                if now - old.stored_at > self.emulator.options.idempotency_retention_seconds:
                     del state.idempotency[stored_key]
             stored = state.idempotency.get((tenant_id, key))
             if stored is not None:
                 if stored.fingerprint != fingerprint:
-                    return _problem(422, "Idempotency-Key reused with a different request",
-                                    "This Idempotency-Key was already used for a different request body or path.")  # fmt: skip
+                    return _problem(
+                        422,
+                        "Idempotency-Key reused with a different request",
+                        "This Idempotency-Key was already used for a different request body or path.",
+                    )
                 if not stored.done:
-                    return _problem(409, "Request in progress",
-                                    "A request with this Idempotency-Key is still being processed.")  # fmt: skip
+                    return _problem(
+                        409,
+                        "Request in progress",
+                        "A request with this Idempotency-Key is still being processed.",
+                    )
                 replay = _simple(stored.status, stored.body, b"application/json")
                 replay.headers = [*stored.headers, (b"idempotent-replayed", b"true")]
                 return replay
@@ -202,8 +221,9 @@ class Gateway:
         problem = validate_response(
             emulator.spec, method, sub_path, dict(request.query_params), captured.status, captured.body
         )
-        emulator.state.spec_checks.append({"kind": "response", "path": sub_path, "status": captured.status,
-                                           "ok": problem is None})  # fmt: skip
+        emulator.state.spec_checks.append(
+            {"kind": "response", "path": sub_path, "status": captured.status, "ok": problem is None}
+        )
         if problem:
             emulator.state.spec_violations.append(
                 {"method": method, "path": sub_path, "status": captured.status, "problem": problem[:2000]}
@@ -215,7 +235,7 @@ class Gateway:
 
 
 def _problem(status: int, title: str, detail: str) -> Captured:
-    body = {
+    body: dict[str, Any] = {
         "Type": None,
         "Title": title,
         "Status": status,

@@ -177,7 +177,8 @@ def routes(emulator: Emulator) -> list[Route]:
             )
             page = (
                 "<html><body><h1>Xero emulator: allow access</h1>"
-                f'<form method="post">{hidden}{options}<button type="submit">Allow access</button></form></body></html>'
+                f'<form method="post">{hidden}{options}<button type="submit">Allow access</button>'
+                "</form></body></html>"
             )
             return HTMLResponse(page)
         chosen = posted.get("tenant_id") or [str(params.get("tenant_id", ""))]

@@ -218,7 +218,7 @@ class Ledger:
         ]
         self.emit("CREDITNOTE", "UPDATE", note["CreditNoteID"])
         self.emit("INVOICE", "UPDATE", invoice["InvoiceID"])
-        return allocation
+        return dict(allocation)
 
     # ---- contacts -----------------------------------------------------------------------------------------
     def find_contact(self, key: str) -> Record | None:
@@ -277,7 +277,7 @@ class Ledger:
             errors.append(f"Organisation is not subscribed to currency {element['DefaultCurrency']}")
         if errors:
             return outcome
-        record = (
+        record: Record = (
             dict(existing)
             if existing
             else {"ContactID": new_id(), "ContactStatus": "ACTIVE", "HasAttachments": False}
@@ -324,7 +324,9 @@ class Ledger:
                 errors.append(f"The TaxType code '{details['TaxType']}' does not exist")
         if errors:
             return outcome
-        record = dict(existing) if existing else {"ItemID": new_id(), "IsSold": True, "IsPurchased": True}
+        record: Record = (
+            dict(existing) if existing else {"ItemID": new_id(), "IsSold": True, "IsPurchased": True}
+        )
         for key, value in element.items():
             if key in IGNORED_INPUT or key == "ItemID":
                 continue
@@ -343,8 +345,16 @@ class Ledger:
     # ---- views --------------------------------------------------------------------------------------------
     def contact_summary(self, contact_id: str) -> Record:
         contact = self.tenant.contacts.get(contact_id, {"ContactID": contact_id})
-        keys = ("ContactID", "ContactNumber", "AccountNumber", "ContactStatus", "Name", "FirstName", "LastName",
-                "EmailAddress")  # fmt: skip
+        keys = (
+            "ContactID",
+            "ContactNumber",
+            "AccountNumber",
+            "ContactStatus",
+            "Name",
+            "FirstName",
+            "LastName",
+            "EmailAddress",
+        )
         summary = {k: contact[k] for k in keys if contact.get(k) is not None}
         summary["HasValidationErrors"] = False
         return summary
@@ -365,7 +375,7 @@ class Ledger:
         return view
 
     def balances(self, contact_id: str) -> Record:
-        """Outstanding = AmountDue of approved documents (credit notes subtract); Overdue = past DueDate vs today."""
+        """Outstanding: AmountDue of approved documents less unused credit. Overdue: due before today."""
         sums = {"ACCREC": [ZERO, ZERO], "ACCPAY": [ZERO, ZERO]}
         for inv in self.tenant.invoices.values():
             if inv["Contact"]["ContactID"] != contact_id or inv["Status"] != "AUTHORISED":

@@ -1,4 +1,5 @@
-"""Line and document totals, in Decimal: discounts, tax per line rounded to 2 dp, Exclusive/Inclusive/NoTax."""
+"""Line and document totals, in Decimal: discounts, tax per line rounded to 2 dp,
+Exclusive/Inclusive/NoTax."""
 
 from __future__ import annotations
 

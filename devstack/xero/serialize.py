@@ -52,7 +52,7 @@ def parse_datetime_header(value: str) -> datetime:
 
 
 def to_wire(value: Any) -> Any:
-    """Internal record (Decimal, date, datetime, UUID) → JSON-ready structure, adding `DateString` siblings."""
+    """Internal record (Decimal, date, datetime, UUID) → JSON-ready, adding `DateString` siblings."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():

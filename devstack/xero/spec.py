@@ -1,4 +1,5 @@
-"""OpenAPI validation against Xero's official spec (parsed once per process), tolerant of SDK read-only defaults."""
+"""OpenAPI validation against Xero's official spec (parsed once per process), tolerant of SDK
+read-only defaults."""
 
 from __future__ import annotations
 
@@ -113,4 +114,5 @@ def declared_statuses(spec: Any, method: str, path: str) -> set[int] | None:
         found = APICallPathFinder(spec.spec).find(method.lower(), HOST + "/api.xro/2.0" + path)
     except Exception:
         return None
-    return {int(code) for code in (found.operation / "responses").keys() if str(code).isdigit()}
+    responses = (found.operation / "responses").keys()  # a SchemaPath: iterating it directly yields sub-paths
+    return {int(code) for code in responses if str(code).isdigit()}

@@ -46,7 +46,7 @@ class XeroEmulatorHandle:
         self._post("/reset")
 
     def seed_organisation(self, **body: Any) -> SeededOrganisation:
-        """Body fields: name, country (NZ|AU), currencies, contacts, items, client_id, custom_connection, scope."""
+        """Fields: name, country (NZ|AU), currencies, contacts, items, client_id, custom_connection, scope."""
         data = self._post("/organisations", body)
         return SeededOrganisation(data["tenant_id"], data["client_id"], data["client_secret"], data["token"])
 
@@ -56,8 +56,9 @@ class XeroEmulatorHandle:
     def void(self, tenant_id: str, invoice_id: str, kind: str = "invoices") -> dict[str, Any]:
         return dict(self._post(f"/tenants/{tenant_id}/{kind}/{invoice_id}/void"))
 
-    def pay(self, tenant_id: str, invoice_id: str, amount: Decimal | str | None = None,
-            on: date | None = None) -> dict[str, Any]:  # fmt: skip
+    def pay(
+        self, tenant_id: str, invoice_id: str, amount: Decimal | str | None = None, on: date | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {}
         if amount is not None:
             body["amount"] = str(amount)

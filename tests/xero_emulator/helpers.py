@@ -9,8 +9,13 @@ from typing import Any
 from xero_python.accounting import Contact, Invoice, Invoices, LineItem
 
 
-def line(amount: str = "100.00", qty: str = "1", account: str | None = "200", tax: str | None = "OUTPUT2",
-         **extra: Any) -> LineItem:  # fmt: skip
+def line(
+    amount: str = "100.00",
+    qty: str = "1",
+    account: str | None = "200",
+    tax: str | None = "OUTPUT2",
+    **extra: Any,
+) -> LineItem:
     kwargs: dict[str, Any] = {
         "description": "Service",
         "quantity": Decimal(qty),
@@ -24,8 +29,9 @@ def line(amount: str = "100.00", qty: str = "1", account: str | None = "200", ta
     return LineItem(**kwargs)
 
 
-def invoice(status: str = "DRAFT", lines: list[LineItem] | None = None, contact: str = "Acme Ltd",
-            **extra: Any) -> Invoice:  # fmt: skip
+def invoice(
+    status: str = "DRAFT", lines: list[LineItem] | None = None, contact: str = "Acme Ltd", **extra: Any
+) -> Invoice:
     return Invoice(
         type=extra.pop("type", "ACCREC"),
         contact=Contact(name=contact),

@@ -95,8 +95,13 @@ def test_overpayment_and_draft_payment_are_refused(sdk: Sdk) -> None:
 def test_credit_note_allocation_settles_invoice(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     inv = approved(sdk)
-    note = CreditNote(type="ACCRECCREDIT", contact=Contact(contact_id=inv.contact.contact_id), date=date(2026, 3, 2),
-                      line_items=[line("100.00")], status="AUTHORISED")  # fmt: skip
+    note = CreditNote(
+        type="ACCRECCREDIT",
+        contact=Contact(contact_id=inv.contact.contact_id),
+        date=date(2026, 3, 2),
+        line_items=[line("100.00")],
+        status="AUTHORISED",
+    )
     created = api.create_credit_notes(tid, CreditNotes(credit_notes=[note])).credit_notes[0]
     assert created.credit_note_number == "CN-0001" and created.remaining_credit == Decimal("115")
     allocation = Allocation(
@@ -180,14 +185,21 @@ def test_idempotency_key_replays_and_rejects_other_bodies(sdk: Sdk, xero: Any) -
     again = api.create_invoices(tid, invoices(invoice(reference="once")), idempotency_key="k-1").invoices[0]
     assert again.invoice_id == first.invoice_id
     assert len(api.get_invoices(tid).invoices) == 1
-    raw = httpx.put(f"{xero.base_url}/api.xro/2.0/Invoices", json={"Invoices": []},
-                    headers={"Authorization": f"Bearer {sdk.token['access_token']}", "xero-tenant-id": tid, "Idempotency-Key": "k-1"})  # fmt: skip
+    raw = httpx.put(
+        f"{xero.base_url}/api.xro/2.0/Invoices",
+        json={"Invoices": []},
+        headers={
+            "Authorization": f"Bearer {sdk.token['access_token']}",
+            "xero-tenant-id": tid,
+            "Idempotency-Key": "k-1",
+        },
+    )
     assert raw.status_code == 422 and raw.json()["Status"] == 422
 
 
 def test_rate_limit_headers_and_429(sdk: Sdk, xero: Any) -> None:
     xero.set_limits(rate_limit_per_minute=3, rate_limit_time_scale=30.0)
-    data, status, headers = sdk.accounting.get_organisations(sdk.tenant_id, _return_http_data_only=False)
+    _, _, headers = sdk.accounting.get_organisations(sdk.tenant_id, _return_http_data_only=False)
     assert (
         headers["X-MinLimit-Remaining"] == "2"
         and "X-DayLimit-Remaining" in headers
@@ -240,8 +252,12 @@ def test_sdk_refreshes_expired_token_and_rotation_has_grace(xero: Any, sdk: Sdk)
     sdk.token["expires_at"] = time.time() - 1  # the SDK refreshes before calling
     sdk.accounting.get_organisations(sdk.tenant_id)
     assert sdk.saved and sdk.saved[-1]["refresh_token"] != old_refresh
-    form = {"grant_type": "refresh_token", "refresh_token": old_refresh, "client_id": sdk.api_client.configuration.oauth2_token.client_id,
-            "client_secret": sdk.api_client.configuration.oauth2_token.client_secret}  # fmt: skip
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": old_refresh,
+        "client_id": sdk.api_client.configuration.oauth2_token.client_id,
+        "client_secret": sdk.api_client.configuration.oauth2_token.client_secret,
+    }
     assert httpx.post(f"{xero.base_url}/connect/token", data=form).status_code == 200  # within grace
     xero.advance_clock(60)
     refused = httpx.post(f"{xero.base_url}/connect/token", data=form)
@@ -255,22 +271,36 @@ def test_sdk_refreshes_expired_token_and_rotation_has_grace(xero: Any, sdk: Sdk)
 def test_connections_and_client_credentials_and_authorize(xero: Any, sdk: Sdk) -> None:
     assert [c.tenant_id for c in sdk.identity.get_connections()] == [sdk.tenant_id]
     custom = xero.seed_organisation(name="Custom Co", custom_connection=True)
-    token = httpx.post(f"{xero.base_url}/connect/token", data={"grant_type": "client_credentials"},
-                       auth=(custom.client_id, custom.client_secret)).json()  # fmt: skip
+    token = httpx.post(
+        f"{xero.base_url}/connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=(custom.client_id, custom.client_secret),
+    ).json()
     assert "refresh_token" not in token
     org = httpx.get(
         f"{xero.base_url}/api.xro/2.0/Organisation",
         headers={"Authorization": f"Bearer {token['access_token']}", "xero-tenant-id": ""},
     )
     assert org.json()["Organisations"][0]["Name"] == "Custom Co"
-    page = httpx.get(f"{xero.base_url}/identity/connect/authorize", params={"response_type": "code", "client_id": custom.client_id,
-                     "redirect_uri": "http://127.0.0.1:9/cb", "scope": "offline_access accounting.transactions", "state": "s1"})  # fmt: skip
+    page = httpx.get(
+        f"{xero.base_url}/identity/connect/authorize",
+        params={
+            "response_type": "code",
+            "client_id": custom.client_id,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "scope": "offline_access accounting.transactions",
+            "state": "s1",
+        },
+    )
     assert "Custom Co" in page.text
     consent = httpx.post(str(page.url), data={"tenant_id": sdk.tenant_id})
     assert consent.status_code == 302 and "state=s1" in consent.headers["location"]
     code = consent.headers["location"].split("code=")[1].split("&")[0]
-    granted = httpx.post(f"{xero.base_url}/connect/token", auth=(custom.client_id, custom.client_secret),
-                         data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"}).json()  # fmt: skip
+    granted = httpx.post(
+        f"{xero.base_url}/connect/token",
+        auth=(custom.client_id, custom.client_secret),
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9/cb"},
+    ).json()
     assert granted["refresh_token"] and granted["expires_in"] == 1800
 
 
