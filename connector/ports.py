@@ -108,6 +108,10 @@ class XeroSyncPort(Protocol):
 
     def create_invoice(self, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice: ...
 
+    def create_invoices(
+        self, drafts: list[XeroInvoiceDraft], idempotency_key: str, summarize_errors: bool = False
+    ) -> list[XeroInvoice]: ...
+
     def update_invoice(
         self, invoice_id: str, draft: XeroInvoiceDraft, idempotency_key: str
     ) -> XeroInvoice: ...
@@ -120,3 +124,15 @@ class XeroSyncPort(Protocol):
 
 
 XeroForConnection = Callable[[ConnectionSettings], XeroSyncPort]
+
+
+class DataverseSweepPort(Protocol):
+    """What the sweep needs beyond the sync port."""
+
+    async def list_connections(self) -> list[ConnectionSettings]: ...
+
+    async def get_connection(self, connection_id: UUID) -> ConnectionSettings: ...
+
+    async def list_eligible_invoice_ids(
+        self, connection_id: UUID, today: date, page_size: int = 500
+    ) -> list[UUID]: ...

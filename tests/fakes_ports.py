@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -61,6 +61,25 @@ class FakeDataverse:
         if connection_id not in self.connections:
             raise NotFoundError(f"connection {connection_id}")
         return self.connections[connection_id]
+
+    async def list_connections(self) -> list[ConnectionSettings]:
+        self.calls["list_connections"] += 1
+        return list(self.connections.values())
+
+    async def list_eligible_invoice_ids(
+        self, connection_id: UUID, today: date, page_size: int = 500
+    ) -> list[UUID]:
+        self.calls["list_eligible_invoice_ids"] += 1
+        return [
+            invoice.id
+            for invoice in self.invoices.values()
+            if invoice.id in self.details
+            and self.details[invoice.id].export_status == "No"
+            and self.details[invoice.id].connection_id == connection_id
+            and invoice.date_delivered is not None
+            and invoice.date_delivered <= today
+            and invoice.state == 0
+        ]
 
     async def get_default_connection(self) -> ConnectionSettings | None:
         self.calls["get_default_connection"] += 1
@@ -133,6 +152,7 @@ class FakeXero:
     keys: dict[str, XeroInvoice] = field(default_factory=dict)  # Idempotency-Key replay
     calls: Counter[str] = field(default_factory=Counter)
     reject_with: list[str] | None = None
+    reject_batch_element: Callable[[XeroInvoiceDraft], list[str]] | None = None
     fail_after_create: Exception | None = None  # "commit then time out"
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -214,6 +234,28 @@ class FakeXero:
             error, self.fail_after_create = self.fail_after_create, None
             raise error
         return invoice
+
+    def create_invoices(
+        self, drafts: list[XeroInvoiceDraft], idempotency_key: str, summarize_errors: bool = False
+    ) -> list[XeroInvoice]:
+        """summarizeErrors=false: every element comes back, failed ones with their validation errors."""
+        self.calls["create_invoices"] += 1
+        results = []
+        for draft in drafts:
+            problems = self.reject_batch_element(draft) if self.reject_batch_element else []
+            if problems:
+                results.append(
+                    XeroInvoice(
+                        invoice_id="00000000-0000-0000-0000-000000000000",
+                        type=draft.type,
+                        status=draft.status,
+                        validation_errors=problems,
+                    )
+                )
+                continue
+            self.calls["create_invoice"] -= 1  # counted once, as the batch
+            results.append(self.create_invoice(draft, f"{idempotency_key}/{draft.url}"))
+        return results
 
     def update_invoice(self, invoice_id: str, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice:
         self.calls["update_invoice"] += 1

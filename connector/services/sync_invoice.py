@@ -26,7 +26,7 @@ from connector.domain.sync.invoice import build_invoice_draft, idempotency_key, 
 from connector.domain.sync.items import items_to_create
 from connector.domain.sync.line_kinds import item_code
 from connector.domain.sync.lines import rounding_difference
-from connector.domain.xero_records import XeroInvoice, XeroItem
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft, XeroItem
 from connector.errors import (
     AuthorisationError,
     ClaimedElsewhereError,
@@ -42,6 +42,8 @@ logger = get_logger("services.sync_invoice")
 # Long enough for the slowest sync (a handful of Xero calls with timeouts); short enough that a crashed
 # worker's invoice is picked up again within minutes.
 CLAIM_SECONDS = 120
+# Xero recommends batches of up to 50 elements.
+BATCH_SIZE = 50
 
 
 class SyncResult(StrEnum):
@@ -66,7 +68,7 @@ class SyncDependencies:
 
 
 @dataclass
-class _Attempt:
+class SyncAttempt:
     """One sync attempt of one invoice: what every step needs."""
 
     message: InvoiceSyncMessage
@@ -89,6 +91,16 @@ class _Attempt:
 
 async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncResult:
     """Re-read the invoice, check it, claim it, send it, write back. Safe to run any number of times."""
+    loaded = await load_attempt(message, deps)
+    if isinstance(loaded, SyncResult):
+        return loaded
+    if loaded.details.export_status == ExportStatus.READY_TO_UPDATE:
+        return await _update(loaded)
+    return await _create(loaded)
+
+
+async def load_attempt(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncAttempt | SyncResult:
+    """Everything before the first Xero call: re-read, I1 set-up, I13, eligibility."""
     dataverse = deps.dataverse
     try:
         snapshot = await dataverse.get_invoice_snapshot(message.invoice_id)
@@ -119,16 +131,15 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
     if message.message_name == "Create":
         invoice = await _set_date_delivered(invoice, connection, today, ctx, dataverse)
 
-    attempt = _Attempt(message, invoice, details, connection, now, deps, ctx)
+    attempt = SyncAttempt(message, invoice, details, connection, now, deps, ctx)
     if details.export_status == ExportStatus.READY_TO_UPDATE and details.xero_invoice_id:
-        return await _update(attempt)
-
+        return attempt
     eligibility = check_eligibility(invoice, details, connection, today)
     if not eligibility.eligible:
         # Not an attempt: most updates of a synced invoice land here. Logged, not written to history.
         log_step(logger, "sync.not_eligible", invoice_id=invoice.id, reason=eligibility.reason)
         return SyncResult.NOT_ELIGIBLE
-    return await _create(attempt)
+    return attempt
 
 
 async def _connection_for(
@@ -180,7 +191,7 @@ async def _hand_to_cancel(
 # --- claim -----------------------------------------------------------------------------------------
 
 
-async def _claim(attempt: _Attempt) -> bool:
+async def _claim(attempt: SyncAttempt) -> bool:
     """Take the invoice with an ETag write. Returns whether an earlier attempt left a stale claim
     (it may have created the Xero invoice and crashed before writing back)."""
     details, now = attempt.details, attempt.now
@@ -202,7 +213,7 @@ async def _claim(attempt: _Attempt) -> bool:
     return stale
 
 
-async def _release(attempt: _Attempt, *, create_attempted: bool) -> None:
+async def _release(attempt: SyncAttempt, *, create_attempted: bool) -> None:
     """Give the claim back. After a create that may have reached Xero, leave it expired (not cleared),
     so the next attempt looks for that invoice in Xero before creating."""
     changes: dict[str, object] = {"claimed_until": attempt.now if create_attempted else None}
@@ -223,18 +234,13 @@ async def _release(attempt: _Attempt, *, create_attempted: bool) -> None:
 # --- create ----------------------------------------------------------------------------------------
 
 
-async def _create(attempt: _Attempt) -> SyncResult:
+async def _create(attempt: SyncAttempt) -> SyncResult:
     stale_claim = await _claim(attempt)
     create_attempted = False
     try:
-        contact_id = await _resolve_contact(attempt)
-        if contact_id is None:
-            await _fail(attempt, entry=None)
+        draft = await _prepare(attempt)
+        if draft is None:
             return SyncResult.FAILED
-        items = await _ensure_items(attempt)
-        draft = build_invoice_draft(
-            attempt.invoice, attempt.connection, items, contact_id, attempt.deps.org_url
-        )
         xero = attempt.xero
         previous = await _find_previous_create(attempt, xero, draft.url) if stale_claim else None
         if previous is not None:
@@ -256,7 +262,87 @@ async def _create(attempt: _Attempt) -> SyncResult:
     return result
 
 
-async def _find_previous_create(attempt: _Attempt, xero: XeroSyncPort, url: str | None) -> XeroInvoice | None:
+async def _prepare(attempt: SyncAttempt) -> XeroInvoiceDraft | None:
+    """Contact (I5) and items (I6) resolved, then the draft; None when the invoice already failed."""
+    contact_id = await _resolve_contact(attempt)
+    if contact_id is None:
+        await _fail(attempt, entry=None)
+        return None
+    items = await _ensure_items(attempt)
+    return build_invoice_draft(attempt.invoice, attempt.connection, items, contact_id, attempt.deps.org_url)
+
+
+async def sync_batch(attempts: list[SyncAttempt]) -> list[SyncResult]:
+    """I2 backlog: invoices of one connection created in batches of up to 50 per Xero call, with
+    summarizeErrors=false so each element succeeds or fails on its own."""
+    results: list[SyncResult] = []
+    ready: list[tuple[SyncAttempt, XeroInvoiceDraft]] = []
+    if attempts:
+        await _prewarm_items(attempts)
+    for attempt in attempts:
+        try:
+            stale_claim = await _claim(attempt)
+        except ClaimedElsewhereError:
+            continue  # its own message will finish it
+        try:
+            draft = await _prepare(attempt)
+            if draft is None:
+                results.append(SyncResult.FAILED)
+                continue
+            previous = await _find_previous_create(attempt, attempt.xero, draft.url) if stale_claim else None
+        except XeroValidationError as exc:
+            await _fail(attempt, history.validation_failed(attempt.ctx, exc.messages))
+            results.append(SyncResult.FAILED)
+            continue
+        except BaseException:
+            await _release(attempt, create_attempted=False)
+            raise
+        if previous is not None:
+            await _write_back(attempt, previous, SyncResult.ADOPTED)
+            results.append(SyncResult.ADOPTED)
+        else:
+            ready.append((attempt, draft))
+    for start in range(0, len(ready), BATCH_SIZE):
+        results.extend(await _create_chunk(ready[start : start + BATCH_SIZE]))
+    return results
+
+
+async def _create_chunk(chunk: list[tuple[SyncAttempt, XeroInvoiceDraft]]) -> list[SyncResult]:
+    first = chunk[0][0]
+    revision = ",".join(sorted(attempt.key("create") for attempt, _ in chunk))
+    key = idempotency_key(first.connection.id, "batch", "create-batch", revision)
+    try:
+        created = await asyncio.to_thread(first.xero.create_invoices, [draft for _, draft in chunk], key)
+    except BaseException:
+        for attempt, _ in chunk:
+            await _release(attempt, create_attempted=True)
+        raise
+    results: list[SyncResult] = []
+    for (attempt, _), element in zip(chunk, created, strict=True):
+        if element.validation_errors:
+            await _fail(attempt, history.validation_failed(attempt.ctx, element.validation_errors))
+            results.append(SyncResult.FAILED)
+        else:
+            await _write_back(attempt, element, SyncResult.CREATED)
+            results.append(SyncResult.CREATED)
+    return results
+
+
+async def _prewarm_items(attempts: list[SyncAttempt]) -> None:
+    """One item lookup for a whole batch, instead of one per invoice."""
+    first = attempts[0]
+    codes = sorted(
+        {item_code(line.product) for attempt in attempts for line in attempt.invoice.lines if line.product}
+    )
+    cache, connection_key = first.deps.items, str(first.connection.id)
+    missing = [code for code in codes if code not in cache.known(connection_key, codes)]
+    if missing:
+        cache.remember(connection_key, await asyncio.to_thread(first.xero.get_items_by_codes, missing))
+
+
+async def _find_previous_create(
+    attempt: SyncAttempt, xero: XeroSyncPort, url: str | None
+) -> XeroInvoice | None:
     if not url:
         return None
     found = await asyncio.to_thread(xero.find_invoices_by_url, url)
@@ -266,7 +352,7 @@ async def _find_previous_create(attempt: _Attempt, xero: XeroSyncPort, url: str 
     return live[0] if live else None
 
 
-async def _resolve_contact(attempt: _Attempt) -> str | None:
+async def _resolve_contact(attempt: SyncAttempt) -> str | None:
     """I5: the Xero ContactID for the customer, found or created; None when the invoice must fail
     (sync history already written)."""
     customer, connection, dataverse = attempt.invoice.customer, attempt.connection, attempt.deps.dataverse
@@ -305,7 +391,7 @@ async def _resolve_contact(attempt: _Attempt) -> str | None:
     return contact_id
 
 
-async def _ensure_items(attempt: _Attempt) -> dict[str, XeroItem]:
+async def _ensure_items(attempt: SyncAttempt) -> dict[str, XeroItem]:
     """I6: the Xero items of the invoice's products, created where missing and allowed."""
     invoice, connection = attempt.invoice, attempt.connection
     codes = sorted({item_code(line.product) for line in invoice.lines if line.product is not None})
@@ -329,7 +415,7 @@ async def _ensure_items(attempt: _Attempt) -> dict[str, XeroItem]:
 # --- write back --------------------------------------------------------------------------------------
 
 
-async def _write_back(attempt: _Attempt, created: XeroInvoice, result: SyncResult) -> None:
+async def _write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncResult) -> None:
     """I7: Xero details first (the Xero id must never be lost), then totals, then history; I8 email."""
     xero, dataverse, connection = attempt.xero, attempt.deps.dataverse, attempt.connection
     online_url = None
@@ -395,7 +481,7 @@ def _xero_deep_link(invoice: XeroInvoice) -> str:
     return f"https://go.xero.com/{path}?InvoiceID={invoice.invoice_id}"
 
 
-async def _fail(attempt: _Attempt, entry: SyncHistoryEntry | None) -> None:
+async def _fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None) -> None:
     """I10: export status Failed, the claim released, and the reason in sync history."""
     dataverse = attempt.deps.dataverse
     if entry is not None:
@@ -414,7 +500,7 @@ async def _fail(attempt: _Attempt, entry: SyncHistoryEntry | None) -> None:
 # --- update (I11) ------------------------------------------------------------------------------------
 
 
-async def _update(attempt: _Attempt) -> SyncResult:
+async def _update(attempt: SyncAttempt) -> SyncResult:
     invoice, details, connection = attempt.invoice, attempt.details, attempt.connection
     dataverse = attempt.deps.dataverse
     decision = decide_update(invoice, details, connection)
@@ -424,12 +510,9 @@ async def _update(attempt: _Attempt) -> SyncResult:
         return SyncResult.FAILED
     await _claim(attempt)
     try:
-        contact_id = await _resolve_contact(attempt)
-        if contact_id is None:
-            await _fail(attempt, entry=None)
+        draft = await _prepare(attempt)
+        if draft is None:
             return SyncResult.FAILED
-        items = await _ensure_items(attempt)
-        draft = build_invoice_draft(invoice, connection, items, contact_id, attempt.deps.org_url)
         if decision.scope == "paid_fields_only":
             draft = paid_invoice_update(draft)
         assert details.xero_invoice_id is not None

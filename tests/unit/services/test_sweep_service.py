@@ -1,0 +1,84 @@
+"""The sweep (I2): eligible invoices per connection, in batches of up to 50, each element on its own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from connector.domain.dynamics import ExportStatus, XeroDetails
+from connector.domain.messages import SweepMessage
+from connector.services.sweep import SweepDependencies, sweep
+from tests.unit.domain import factories as f
+from tests.unit.services.test_sync_invoice_service import NOW, World, invoice, make_world
+
+
+def backlog(world: World, count: int, **overrides: object) -> list[uuid.UUID]:
+    ids = []
+    for index in range(count):
+        invoice_id = uuid.uuid5(f.NS, f"backlog-{index}")
+        customer = f.customer(
+            id=f.uid(f"customer-{index % 3}"), name=f"Customer {index % 3}", xero_contact_id=f"c-{index % 3}"
+        )
+        world.dataverse.add(
+            invoice(id=invoice_id, number=f"INV-{index:05d}", customer=customer, **overrides),
+            XeroDetails(
+                id=uuid.uuid5(f.NS, f"details-{index}"), invoice_id=invoice_id, connection_id=f.CONNECTION_ID
+            ),
+        )
+        ids.append(invoice_id)
+    return ids
+
+
+def sweep_message() -> SweepMessage:
+    return SweepMessage(scheduled_for=NOW, correlation_id="sweep-1")
+
+
+async def test_i2_backlog_is_sent_in_batches_of_fifty() -> None:
+    world = make_world()
+    ids = backlog(world, 120)
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 120}
+    assert world.xero.calls["create_invoices"] == 3  # 50 + 50 + 20
+    assert sum(world.xero.calls.values()) == 3  # 0.025 Xero calls per invoice
+    assert all(world.dataverse.details[i].export_status == ExportStatus.YES for i in ids)
+    assert len(world.xero.invoices) == 120
+
+
+async def test_i2_a_failing_element_fails_alone() -> None:
+    world = make_world()
+    ids = backlog(world, 5)
+    world.xero.reject_batch_element = lambda draft: (
+        ["Invoice # must be unique."] if str(ids[2]) in (draft.url or "") else []
+    )
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 4, "failed": 1}
+    assert world.dataverse.details[ids[2]].export_status == ExportStatus.FAILED
+    assert "Invoice # must be unique." in world.dataverse.history_for(ids[2])[0]
+    assert world.dataverse.details[ids[3]].export_status == ExportStatus.YES
+
+
+async def test_i2_future_dated_invoice_is_sent_when_its_day_comes() -> None:
+    world = make_world()
+    [invoice_id] = backlog(world, 1, date_delivered=date(2026, 11, 25))
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps)
+    assert await sweep(sweep_message(), deps) == {}
+    world.clock[0] = NOW + timedelta(days=3)  # the 25th in Auckland
+    assert await sweep(sweep_message(), deps) == {"created": 1}
+    assert world.dataverse.details[invoice_id].export_status == ExportStatus.YES
+
+
+async def test_i2_sweep_after_events_finds_nothing_to_do() -> None:
+    world = make_world()
+    backlog(world, 3, total_amount=Decimal("345.00"))
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps)
+    await sweep(sweep_message(), deps)
+    assert await sweep(sweep_message(), deps) == {}
+    assert len(world.xero.invoices) == 3
+
+
+async def test_connection_needing_reconnection_is_skipped() -> None:
+    world = make_world(f.connection(is_default=True, needs_reconnect=True))
+    backlog(world, 2)
+    assert await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps)) == {}
+    assert world.xero.calls == {}
