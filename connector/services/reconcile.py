@@ -1,0 +1,125 @@
+"""reconcile (B4): a scheduled If-Modified-Since pull per connection that catches missed webhooks.
+
+Every modified invoice the connector tracks gets the same update as its webhook would have given it
+(`apply_invoice_update`), so running both, or either twice, is harmless. The connection's watermark
+moves on only after the whole pull succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from connector.domain.dynamics import ConnectionSettings
+from connector.services.apply_xero_event import BackSyncDependencies, EventResult, apply_invoice_update
+from connector.services.back_ports import WatermarkStore
+from connector.telemetry import get_logger, log_step
+
+logger = get_logger("services.reconcile")
+
+PAGE_SIZE = 100  # Xero's page size for GET /Invoices
+
+
+@dataclass
+class ReconcileDependencies(BackSyncDependencies):
+    watermarks: WatermarkStore
+    # How far back the very first pull of a connection looks.
+    first_lookback: timedelta = timedelta(days=1)
+    # Pull again a little before the last run started: Xero's UpdatedDateUTC and our clock may differ,
+    # and an invoice changed while we paged may have moved behind us. Re-applying is harmless.
+    overlap: timedelta = timedelta(minutes=5)
+    # Bound on one run; a bigger backlog continues from the last invoice seen on the next run.
+    max_pages: int = 20
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    connection_id: str
+    since: datetime
+    watermark: datetime | None  # the new watermark (None: not advanced)
+    seen: int = 0  # modified invoices Xero returned
+    tracked: int = 0  # of those, invoices the connector created
+    updated: int = 0  # tracked invoices that had something written
+    paid: int = 0  # of those, marked Paid in Dynamics
+    more: bool = False  # stopped at max_pages; the next run carries on
+
+
+async def reconcile(
+    connection: ConnectionSettings, deps: ReconcileDependencies, *, correlation_id: str = "reconcile"
+) -> ReconcileReport:
+    """Pull invoices changed since the connection's watermark and apply them; then advance it."""
+    started = deps.clock()
+    stored = await deps.watermarks.get(connection.id)
+    since = stored if stored is not None else started - deps.first_lookback
+    if connection.needs_reconnect:
+        log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
+        return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
+
+    xero = deps.xero_for(connection)
+    clock_start = time.monotonic()
+    seen = tracked = updated = paid = 0
+    last_updated_at: datetime | None = None
+    more = False
+    for page in range(1, deps.max_pages + 1):
+        invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
+        for xero_invoice in invoices:
+            seen += 1
+            if xero_invoice.updated_at is not None:
+                last_updated_at = _aware(xero_invoice.updated_at)
+            details = await deps.dataverse.find_xero_details_by_xero_invoice_id(xero_invoice.invoice_id)
+            if details is None:
+                continue  # B5: not ours
+            tracked += 1
+            result = await apply_invoice_update(xero_invoice, details, connection, deps, correlation_id)
+            if result in (EventResult.UPDATED, EventResult.PAID):
+                updated += 1
+            if result == EventResult.PAID:
+                paid += 1
+        if len(invoices) < PAGE_SIZE:
+            break
+    else:
+        more = True
+
+    watermark = _next_watermark(since, started - deps.overlap, last_updated_at, more)
+    await deps.watermarks.set(connection.id, watermark)
+    log_step(
+        logger,
+        "reconcile.done",
+        connection=connection.name,
+        since=since.isoformat(),
+        watermark=watermark.isoformat(),
+        seen=seen,
+        tracked=tracked,
+        updated=updated,
+        paid=paid,
+        more=more,
+        duration_ms=round((time.monotonic() - clock_start) * 1000),
+        correlation_id=correlation_id,
+    )
+    return ReconcileReport(
+        connection_id=str(connection.id),
+        since=since,
+        watermark=watermark,
+        seen=seen,
+        tracked=tracked,
+        updated=updated,
+        paid=paid,
+        more=more,
+    )
+
+
+def _aware(at: datetime) -> datetime:
+    """Xero's UpdatedDateUTC is UTC, but may come back without a zone."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _next_watermark(
+    since: datetime, run_start: datetime, last_updated_at: datetime | None, more: bool
+) -> datetime:
+    """Never backwards. After a cut-short run, only up to the last change actually applied."""
+    if more:
+        return max(since, last_updated_at) if last_updated_at is not None else since
+    return max(since, run_start)
