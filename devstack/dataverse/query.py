@@ -28,7 +28,9 @@ class QueryOptions:
 
 def split_top_level(text: str, separator: str) -> list[str]:
     """Split on `separator` outside parentheses and quotes."""
-    parts, depth, current, quoted = [], 0, [], False
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for char in text:
         if char == "'":
             quoted = not quoted
@@ -108,7 +110,8 @@ class Serializer:
             if attribute is None or (attribute.is_lookup and logical == name):
                 raise ODataError(
                     400,
-                    f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table.logical_name}'.",
+                    f"Could not find a property named '{name}' on type "
+                    f"'Microsoft.Dynamics.CRM.{table.logical_name}'.",
                     "0x80060888",
                 )
             if attribute.readable:
@@ -146,7 +149,8 @@ class Serializer:
         if collection is None:
             raise ODataError(
                 400,
-                f"Could not find a property named '{nav_name}' on type 'Microsoft.Dynamics.CRM.{table.logical_name}'.",
+                f"Could not find a property named '{nav_name}' on type "
+                f"'Microsoft.Dynamics.CRM.{table.logical_name}'.",
                 "0x80060888",
             )
         child_table = self.state.tables[collection.child_table]
@@ -215,8 +219,13 @@ def apply_filter_and_order(
         key=lambda row: (row.get("createdon") or datetime.min.replace(tzinfo=UTC), row[table.primary_id]),
     )
     for path, descending in reversed(options.orderby):
+        parts = path.split("/")
+
+        def key(row: dict[str, Any], parts: list[str] = parts) -> tuple[int, Any]:
+            return _sort_key(resolver_for(state, table, row)(parts))
+
         rows.sort(
-            key=lambda row, p=path: _sort_key(resolver_for(state, table, row)(p.split("/"))),
+            key=key,
             reverse=descending,
         )
     return rows

@@ -61,7 +61,7 @@ class Event:
 
 
 def coerce(attribute: md.Attribute, raw: Any) -> Any:
-    """Convert a JSON value to the Python value stored for this column; ODataError 400 when it does not fit."""
+    """Convert a JSON value to the stored Python value; ODataError 400 when it does not fit."""
     if raw is None:
         return None
     try:
@@ -92,7 +92,8 @@ def coerce(attribute: md.Attribute, raw: Any) -> Any:
         pass
     raise ODataError(
         400,
-        f"Cannot convert the literal '{raw}' to the expected type '{attribute.kind}' of '{attribute.logical_name}'.",
+        f"Cannot convert the literal '{raw}' to the expected type '{attribute.kind}' "
+        f"of '{attribute.logical_name}'.",
     )
 
 
@@ -233,7 +234,8 @@ class EmulatorState:
                 if nav is None:
                     raise ODataError(
                         400,
-                        f"An undeclared property '{nav_name}' which only has property annotations in the payload "
+                        f"An undeclared property '{nav_name}' which only has property annotations "
+                        "in the payload "
                         "but no property value was found in the payload.",
                         "0x80060888",
                     )
@@ -251,7 +253,8 @@ class EmulatorState:
             if attribute is None or attribute.is_lookup:
                 raise ODataError(
                     400,
-                    f"Invalid property '{key}' was found in entity 'Microsoft.Dynamics.CRM.{table.logical_name}'.",
+                    f"Invalid property '{key}' was found in entity "
+                    f"'Microsoft.Dynamics.CRM.{table.logical_name}'.",
                     "0x80060888",
                 )
             if attribute.read_only and key != table.primary_id:

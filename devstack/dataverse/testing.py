@@ -71,7 +71,8 @@ class DataverseEmulatorHandle:
 
     # ---- a Sales user in the UI ---------------------------------------------------------------
     def ui_create_invoice(self, **invoice: Any) -> dict[str, Any]:
-        """account_id | contact_id, name, currency, description, date_delivered, due_date, lines=[{product_number |
+        """account_id | contact_id, name, currency, description, date_delivered, due_date,
+        lines=[{product_number |
         product_id | write_in, quantity, price, discount, tax, producttypecode, parent}]."""
         return self._call("POST", "/_emulator/ui/invoices", invoice)  # type: ignore[no-any-return]
 

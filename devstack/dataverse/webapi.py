@@ -94,6 +94,10 @@ def _key_value(key: str) -> tuple[str | None, str]:
     ) is not None else match.group(3)
 
 
+def _item_resolver(item: dict[str, Any]) -> Callable[[list[str]], Any]:
+    return lambda parts: item.get(parts[0])
+
+
 def _etag(row: dict[str, Any]) -> str:
     return f'W/"{row.get("versionnumber")}"'
 
@@ -123,7 +127,8 @@ class WebApi:
             return ApiResponse.json(
                 200,
                 {
-                    "@odata.context": f"{request.base_url}{API_PREFIX}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                    "@odata.context": f"{request.base_url}{API_PREFIX}$metadata#"
+                    "Microsoft.Dynamics.CRM.WhoAmIResponse",
                     "BusinessUnitId": self.emulator.identity.business_unit_id,
                     "UserId": self.emulator.app_user_id,
                     "OrganizationId": self.emulator.identity.organization_id,
@@ -223,7 +228,8 @@ class WebApi:
             query = {key: value for key, value in request.query.items() if key != "$skiptoken"}
             query["$skiptoken"] = token
             body["@odata.nextLink"] = (
-                f"{request.base_url}{API_PREFIX}{table.entity_set}?{urlencode(query, quote_via=quote, safe='$,()')}"
+                f"{request.base_url}{API_PREFIX}{table.entity_set}?"
+                f"{urlencode(query, quote_via=quote, safe='$,()')}"
             )
         return ApiResponse.json(200, body, headers)
 
@@ -335,7 +341,7 @@ class WebApi:
                 predicate = compile_filter(request.query["$filter"])
             except (FilterSyntaxError, ValueError) as exc:
                 raise ODataError(400, f"Invalid $filter: {exc}", "0x80060888") from None
-            items = [item for item in items if predicate(lambda parts, item=item: item.get(parts[0]))]
+            items = [item for item in items if predicate(_item_resolver(item))]
         if request.query.get("$select"):
             keep = {"MetadataId", *[name.strip() for name in request.query["$select"].split(",")]}
             items = [{key: value for key, value in item.items() if key in keep} for item in items]
@@ -544,6 +550,7 @@ class WebApi:
                 row.setdefault(logical, None)
         self._solution_component(request, "relationship", schema)
         headers = {
-            "OData-EntityId": f"{request.base_url}{API_PREFIX}RelationshipDefinitions({relationship.metadata_id})"
+            "OData-EntityId": f"{request.base_url}{API_PREFIX}"
+            f"RelationshipDefinitions({relationship.metadata_id})"
         }
         return ApiResponse(204, headers=headers)

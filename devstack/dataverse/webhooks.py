@@ -188,7 +188,9 @@ class ContextBuilder:
             target = {key: value for key, value in (event.post or {}).items() if value is not None}
         else:
             target["modifiedby"] = Ref("systemuser", event.user_id) if event.user_id else None
-        params = [{"key": "Target", "value": self.entity(event.table, event.id, target)}]
+        params: list[dict[str, Any]] = [
+            {"key": "Target", "value": self.entity(event.table, event.id, target)}
+        ]
         if event.message == "Update":
             params.append({"key": "ConcurrencyBehavior", "value": 0})
         params.append({"key": "SuppressDuplicateDetection", "value": False})
@@ -333,12 +335,12 @@ class WebhookDispatcher:
     def on_commit(self, events: list[Event]) -> None:
         state = self.state_source()
         with state.lock:
-            prepared = []
+            prepared: list[tuple[Delivery, dict[str, Any]]] = []
             for event in events:
                 for step in self.steps_for(state, event):
-                    delivery = self._prepare(state, event, step)
-                    if delivery is not None:
-                        prepared.append(delivery)
+                    item = self._prepare(state, event, step)
+                    if item is not None:
+                        prepared.append(item)
         for delivery, step in prepared:
             with self._idle:
                 self._pending += 1
