@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 from connector.domain.dynamics import ConnectionSettings, Invoice, SyncHistoryEntry, XeroDetails
@@ -78,7 +78,7 @@ class DataverseSyncPort(Protocol):
 
     async def update_customer_xero(
         self,
-        kind: str,
+        kind: Literal["account", "contact"],
         customer_id: UUID,
         *,
         xero_contact_id: str | None = None,

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from connector.domain.dynamics import ConnectionSettings, Invoice, SyncHistoryEntry, XeroDetails
@@ -128,7 +129,7 @@ class FakeDataverse:
 
     async def update_customer_xero(
         self,
-        kind: str,
+        kind: Literal["account", "contact"],
         customer_id: UUID,
         *,
         xero_contact_id: str | None = None,

@@ -1,0 +1,37 @@
+"""The whole app on devstack: Azurite, both emulators and the local Functions host, on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devstack.platform import LocalPlatform, PlatformPorts
+from devstack.scenario import Scenario, set_up
+
+
+@pytest.fixture
+def scenario(monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
+    """A fresh platform per test: e2e tests change state on every side."""
+    # The platform writes its endpoints into the environment; monkeypatch restores it afterwards.
+    for name in (
+        "AzureWebJobsStorage",
+        "DATAVERSE_URL",
+        "DATAVERSE_STATIC_TOKEN",
+        "XERO_API_BASE_URL",
+        "XERO_CONNECTIONS_BASE_URL",
+        "XERO_IDENTITY_BASE_URL",
+        "XERO_LOGIN_BASE_URL",
+    ):
+        monkeypatch.setenv(name, "placeholder")
+    monkeypatch.setenv("DATAVERSE_WEBHOOK_SECRET", "local-dataverse-webhook-secret")
+    monkeypatch.setenv("XERO_CLIENT_ID", "local-xero-client")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "local-xero-secret")
+    platform = LocalPlatform(ports=PlatformPorts.free()).start()
+    try:
+        yield set_up(platform)
+    finally:
+        platform.stop()
+        from connector.runtime import use_runtime
+
+        use_runtime(None)
