@@ -465,7 +465,9 @@ class XeroClient:
         return convert.invoice_from_sdk(result.invoices[0])
 
     def get_invoices_modified_since(self, since: dt.datetime, page: int = 1) -> list[XeroInvoice]:
-        """One page (up to 100) of invoices changed since `since`, oldest change first."""
+        """One page (up to 100) of invoices changed since `since`, oldest change first. Naive means UTC."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
         result = self._call(
             "get_invoices",
             self._accounting.get_invoices,
