@@ -154,6 +154,16 @@ class RemoteExecutionContext(BaseModel):
 
 
 @dataclass(frozen=True)
+class XeroDetailsTable:
+    """The connector's own Xero details table, whose export status changes retry a sync (I10)."""
+
+    logical_name: str
+    invoice_column: str
+    export_status_column: str
+    retry_values: frozenset[int]  # "No" and "Ready to update"
+
+
+@dataclass(frozen=True)
 class RoutedEvent:
     """What to enqueue: `queue` is the logical queue ("sync" or "cancel")."""
 
@@ -182,12 +192,17 @@ def parse_context(body: bytes) -> RemoteExecutionContext:
 
 
 def route_dataverse_webhook(
-    body: bytes, headers: Mapping[str, str], received_at: datetime
+    body: bytes,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    details_table: XeroDetailsTable | None = None,
 ) -> RoutedEvent | IgnoredEvent:
     """Decide what a webhook means. Raises MalformedWebhookError for bodies we cannot act on."""
     context = parse_context(body)
     lowered = {key.lower(): value for key, value in headers.items()}
     entity = context.primary_entity_name.lower()
+    if details_table is not None and entity == details_table.logical_name:
+        return _route_details_change(context, lowered, received_at, details_table)
     if entity != INVOICE_ENTITY:
         return IgnoredEvent(f"entity {entity!r} is not handled")
     if context.message_name not in HANDLED_MESSAGES:
@@ -221,6 +236,34 @@ def route_dataverse_webhook(
     if not size_exceeded and context.requested_state() == InvoiceState.CANCELED:
         return RoutedEvent("cancel", InvoiceCancelMessage(**common, reason="canceled"))
     return RoutedEvent("sync", InvoiceSyncMessage(**common))
+
+
+def _route_details_change(
+    context: RemoteExecutionContext,
+    headers: Mapping[str, str],
+    received_at: datetime,
+    table: XeroDetailsTable,
+) -> RoutedEvent | IgnoredEvent:
+    """The user set export status back to "No" (or to "Ready to update"): sync the invoice now."""
+    image = next(iter(context.post_entity_images.values()), None)
+    if context.message_name != "Update" or image is None:
+        return IgnoredEvent(
+            f"{context.message_name} of {table.logical_name} without a post image is not handled"
+        )
+    status = image.attributes.get(table.export_status_column)
+    invoice = image.attributes.get(table.invoice_column)
+    if status not in table.retry_values:
+        return IgnoredEvent("export status change needs no sync")
+    if not isinstance(invoice, dict) or not invoice.get("id"):
+        raise MalformedWebhookError(f"post image has no {table.invoice_column}")
+    message = InvoiceSyncMessage(
+        invoice_id=invoice["id"],
+        organization=context.organization_name or headers.get("x-ms-dynamics-organization", ""),
+        message_name="ExportStatusChanged",
+        correlation_id=context.correlation_id or headers.get("x-ms-correlation-request-id", ""),
+        event_time=context.operation_created_on or received_at,
+    )
+    return RoutedEvent("sync", message)
 
 
 def _json_safe(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,18 @@ import asyncio
 import hmac
 import logging
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import azure.functions as func
 
-from connector.domain.dataverse_webhook import IgnoredEvent, MalformedWebhookError, route_dataverse_webhook
+from connector.domain.dataverse_webhook import (
+    IgnoredEvent,
+    MalformedWebhookError,
+    XeroDetailsTable,
+    route_dataverse_webhook,
+)
 from connector.entrypoints.responses import json_response
+from connector.provisioning.schema import EXPORT_STATUS_VALUES, build_schema
 from connector.runtime import get_runtime
 from connector.settings import Settings
 from connector.telemetry import get_logger, log_step
@@ -30,6 +37,17 @@ def is_authorised(req: func.HttpRequest, settings: Settings) -> bool:
     return any(value is not None and hmac.compare_digest(value.encode("utf-8"), secret) for value in supplied)
 
 
+@lru_cache(maxsize=4)
+def details_table(prefix: str) -> XeroDetailsTable:
+    schema = build_schema(prefix)
+    return XeroDetailsTable(
+        logical_name=schema.table("xero_details").logical_name,
+        invoice_column=schema.lookup("details_invoice").logical_name,
+        export_status_column=schema.p("exportstatus"),
+        retry_values=frozenset({EXPORT_STATUS_VALUES["No"], EXPORT_STATUS_VALUES["Ready to update"]}),
+    )
+
+
 @bp.function_name("dataverse_invoice_webhook")
 @bp.route(route="dataverse/invoices", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
@@ -38,7 +56,12 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
         log_step(logger, "dataverse_webhook.rejected", logging.WARNING, reason="bad or missing secret")
         return json_response(401, {"error": "unauthorized"})
     try:
-        routed = route_dataverse_webhook(req.get_body(), dict(req.headers), datetime.now(UTC))
+        routed = route_dataverse_webhook(
+            req.get_body(),
+            dict(req.headers),
+            datetime.now(UTC),
+            details_table(runtime.settings.dataverse_publisher_prefix),
+        )
     except MalformedWebhookError as exc:
         log_step(logger, "dataverse_webhook.malformed", logging.WARNING, reason=str(exc))
         return json_response(400, {"error": str(exc)})

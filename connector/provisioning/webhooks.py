@@ -14,6 +14,7 @@ AUTH_WEBHOOK_KEY = 4
 STAGE_POST_OPERATION = 40
 MODE_ASYNC = 1
 IMAGE_PRE = 0
+IMAGE_POST = 1
 STANDARD_UPDATE_COLUMNS = (
     "name",
     "invoicenumber",
@@ -35,9 +36,11 @@ class StepSpec:
     message: str
     filtering_attributes: str | None = None
     pre_image: str | None = None  # comma-separated columns
+    post_image: str | None = None
+    entity: str = "invoice"
 
     def name(self, endpoint: str) -> str:
-        return f"{endpoint}: {self.message} of invoice"
+        return f"{endpoint}: {self.message} of {self.entity}"
 
 
 @dataclass
@@ -63,6 +66,14 @@ def invoice_steps(client: DataverseClient) -> list[StepSpec]:
         StepSpec("SetStateDynamicEntity"),
         StepSpec(
             "Delete", pre_image=",".join((*DELETE_IMAGE_COLUMNS, s.lookup("invoice_connection").logical_name))
+        ),
+        # I10: setting export status back to "No" (or to "Ready to update") retries at once. The post
+        # image carries the invoice, which the changed columns alone do not.
+        StepSpec(
+            "Update",
+            filtering_attributes=s.p("exportstatus"),
+            post_image=",".join((s.p("exportstatus"), s.lookup("details_invoice").logical_name)),
+            entity=s.table("xero_details").logical_name,
         ),
     ]
 
@@ -113,7 +124,7 @@ class WebhookRegistrar:
         report.updated.append(f"service endpoint {self.name}")
         return endpoint_id
 
-    async def _message_ids(self, message: str) -> tuple[str, str]:
+    async def _message_ids(self, message: str, entity: str) -> tuple[str, str]:
         found = await self._one(
             "sdkmessages", {"$select": "sdkmessageid", "$filter": f"name eq {odata_string(message)}"}
         )
@@ -121,17 +132,17 @@ class WebhookRegistrar:
             "sdkmessagefilters",
             {
                 "$select": "sdkmessagefilterid",
-                "$filter": "primaryobjecttypecode eq 'invoice' and "
+                "$filter": f"primaryobjecttypecode eq {odata_string(entity)} and "
                 f"sdkmessageid/name eq {odata_string(message)}",
             },
         )
         if found is None or message_filter is None:
-            raise LookupError(f"Dataverse has no sdkmessage/filter for {message} of invoice")
+            raise LookupError(f"Dataverse has no sdkmessage/filter for {message} of {entity}")
         return found["sdkmessageid"], message_filter["sdkmessagefilterid"]
 
     async def _ensure_step(self, endpoint_id: UUID, spec: StepSpec, report: RegistrationReport) -> None:
         name = spec.name(self.name)
-        message_id, filter_id = await self._message_ids(spec.message)
+        message_id, filter_id = await self._message_ids(spec.message, spec.entity)
         body: dict[str, Any] = {
             "name": name,
             "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({endpoint_id})",
@@ -169,28 +180,41 @@ class WebhookRegistrar:
             else:
                 report.unchanged.append(f"step {name}")
         if spec.pre_image:
-            await self._ensure_image(step_id, spec, report)
+            await self._ensure_image(step_id, spec, "PreImage", IMAGE_PRE, spec.pre_image, report)
+        if spec.post_image:
+            await self._ensure_image(step_id, spec, "PostImage", IMAGE_POST, spec.post_image, report)
 
-    async def _ensure_image(self, step_id: UUID, spec: StepSpec, report: RegistrationReport) -> None:
+    async def _ensure_image(
+        self,
+        step_id: UUID,
+        spec: StepSpec,
+        alias: str,
+        image_type: int,
+        columns: str,
+        report: RegistrationReport,
+    ) -> None:
         body = {
-            "name": "PreImage",
-            "entityalias": "PreImage",
-            "imagetype": IMAGE_PRE,
+            "name": alias,
+            "entityalias": alias,
+            "imagetype": image_type,
             "messagepropertyname": "Target",
-            "attributes": spec.pre_image,
+            "attributes": columns,
             "sdkmessageprocessingstepid@odata.bind": f"/sdkmessageprocessingsteps({step_id})",
         }
         existing = await self._one(
             "sdkmessageprocessingstepimages",
             {
                 "$select": "sdkmessageprocessingstepimageid,attributes",
-                "$filter": f"_sdkmessageprocessingstepid_value eq {step_id} and entityalias eq 'PreImage'",
+                "$filter": (
+                    f"_sdkmessageprocessingstepid_value eq {step_id} and entityalias eq {odata_string(alias)}"
+                ),
             },
         )
+        what = f"{alias} of {spec.name(self.name)}"
         if existing is None:
             await self._create("sdkmessageprocessingstepimages", body, "sdkmessageprocessingstepimageid")
-            report.created.append(f"pre image of {spec.message}")
-        elif existing.get("attributes") != spec.pre_image:
+            report.created.append(what)
+        elif existing.get("attributes") != columns:
             image_id = existing["sdkmessageprocessingstepimageid"]
             await self.client.transport.send(
                 "PATCH",
@@ -198,9 +222,9 @@ class WebhookRegistrar:
                 json_body=body,
                 headers={"If-Match": "*"},
             )
-            report.updated.append(f"pre image of {spec.message}")
+            report.updated.append(what)
         else:
-            report.unchanged.append(f"pre image of {spec.message}")
+            report.unchanged.append(what)
 
     async def run(self, url: str, key: str) -> RegistrationReport:
         report = RegistrationReport()

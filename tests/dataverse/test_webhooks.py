@@ -82,10 +82,11 @@ async def test_c6_registration_is_idempotent(
 ) -> None:
     steps_before = len(dv.state.rows["sdkmessageprocessingstep"])
     report = await WebhookRegistrar(client).run(capture[1], "function-key-2")
-    assert report.created == [] and len(report.unchanged) == 6
+    # Six steps (five on invoice, one on Xero details for I10) and their two images.
+    assert report.created == [] and len(report.unchanged) == 8
     assert (
         len(dv.state.rows["serviceendpoint"]) == 1
-        and len(dv.state.rows["sdkmessageprocessingstep"]) == steps_before == 5
+        and len(dv.state.rows["sdkmessageprocessingstep"]) == steps_before == 6
     )
     endpoint = next(iter(dv.state.rows["serviceendpoint"].values()))
     assert (endpoint["contract"], endpoint["authtype"], endpoint["authvalue"]) == (8, 4, "function-key-2")

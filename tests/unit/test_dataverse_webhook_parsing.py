@@ -12,6 +12,7 @@ from connector.domain.dataverse_webhook import (
     IgnoredEvent,
     MalformedWebhookError,
     RoutedEvent,
+    XeroDetailsTable,
     decode_value,
     parse_wcf_date,
     route_dataverse_webhook,
@@ -151,3 +152,45 @@ def test_typed_values_decode_to_plain_python() -> None:
         "name": None,
     }
     assert decode_value([{"key": "a", "value": "/Date(0)/"}]) == {"a": datetime(1970, 1, 1, tzinfo=UTC)}
+
+
+DETAILS = XeroDetailsTable(
+    logical_name="xc_xerodetails",
+    invoice_column="xc_invoiceid",
+    export_status_column="xc_exportstatus",
+    retry_values=frozenset({100000000, 100000003}),
+)
+
+
+def details_update(export_status: int) -> dict[str, object]:
+    image = payloads.entity(
+        {
+            "xc_exportstatus": payloads.option(export_status),
+            "xc_invoiceid": payloads.entity_reference("invoice", payloads.INVOICE_ID),
+        },
+        id_="aaaaaaaa-0000-0000-0000-000000000001",
+        logical_name="xc_xerodetails",
+    )
+    target = payloads.entity(
+        {"xc_exportstatus": payloads.option(export_status)},
+        id_="aaaaaaaa-0000-0000-0000-000000000001",
+        logical_name="xc_xerodetails",
+    )
+    body = payloads.context(
+        "Update", {"Target": target}, post={"PostImage": image}, entity_name="xc_xerodetails"
+    )
+    body["PrimaryEntityId"] = "aaaaaaaa-0000-0000-0000-000000000001"
+    return body
+
+
+def test_i10_export_status_back_to_no_syncs_the_invoice_at_once() -> None:
+    result = route_dataverse_webhook(payloads.encode(details_update(100000000)), {}, NOW, DETAILS)
+    assert isinstance(result, RoutedEvent)
+    assert result.queue == "sync"
+    assert result.message.invoice_id == UUID(payloads.INVOICE_ID)
+    assert result.message.message_name == "ExportStatusChanged"
+
+
+def test_i10_export_status_set_to_failed_needs_nothing() -> None:
+    result = route_dataverse_webhook(payloads.encode(details_update(100000002)), {}, NOW, DETAILS)
+    assert result == IgnoredEvent("export status change needs no sync")
