@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from connector.domain.dynamics import (
@@ -116,7 +115,7 @@ async def apply_invoice_update(
 ) -> EventResult:
     """B2/B3 for one tracked invoice, given what Xero says it is now (used by events and reconcile).
 
-    Write order: Xero details, invoice totals, history, balances, and marking Paid LAST. Paid makes
+    Write order: invoice totals, balances, Xero details, history, and marking Paid LAST. Paid makes
     the Dynamics invoice read-only, and a Dynamics invoice still active while Xero says PAID is how a
     retry knows the previous attempt did not finish.
     """
@@ -141,21 +140,41 @@ async def apply_invoice_update(
         if online_url:
             changes["online_invoice_url"] = online_url
 
-    wrote = False
-    if changes:
-        await dataverse.update_xero_details(details.id, changes, None)
-        wrote = True
-    if invoice is not None and await _update_totals(dataverse, invoice, xero_invoice):
-        wrote = True
+    # Writes that are safe to repeat come first; the Xero details write is the commit point (the next
+    # event compares with it), so a failure before it makes the retry redo everything.
     mark_paid = decision.mark_paid and invoice is not None
-    if invoice is not None:
-        for entry in _history(decision, details, xero_invoice, invoice, connection, now, correlation_id):
-            await dataverse.add_sync_history(entry)
+    totals_changed = invoice is not None and await _update_totals(dataverse, invoice, xero_invoice)
+    wrote = bool(changes) or totals_changed
     if wrote or mark_paid:
         await _refresh_invoice_customer(dataverse, xero, invoice, xero_invoice)
-    if mark_paid and invoice is not None:
+    if changes:
+        await dataverse.update_xero_details(details.id, changes, None)
+    if invoice is None:
+        result = EventResult.UPDATED if wrote else EventResult.UNCHANGED
+        return _done(result, details, xero_invoice, changes, connection, correlation_id)
+    ctx = history.HistoryContext(
+        invoice_id=invoice.id, at=now, correlation_id=correlation_id, connection_id=connection.id
+    )
+    # Right after the details they describe: only a failure of this very write can lose them.
+    for entry in _change_entries(decision, details, xero_invoice, invoice, ctx):
+        await dataverse.add_sync_history(entry)
+    if mark_paid:
+        # Written whenever the invoice is about to be marked Paid, so a retry after any failure
+        # before the Paid write still leaves one record (two only if the Paid write itself failed).
+        await dataverse.add_sync_history(_fully_paid_entry(details, xero_invoice, invoice, ctx))
         await dataverse.set_invoice_state(invoice.id, InvoiceState.PAID, InvoiceStatusReason.PAID_COMPLETE)
     result = EventResult.PAID if mark_paid else EventResult.UPDATED if wrote else EventResult.UNCHANGED
+    return _done(result, details, xero_invoice, changes, connection, correlation_id)
+
+
+def _done(
+    result: EventResult,
+    details: XeroDetails,
+    xero_invoice: XeroInvoice,
+    changes: dict[str, object],
+    connection: ConnectionSettings,
+    correlation_id: str,
+) -> EventResult:
     log_step(
         logger,
         f"xero_event.{result.value}",
@@ -186,23 +205,14 @@ async def _update_totals(
     return True
 
 
-def _history(
+def _change_entries(
     decision: BackSync,
     previous: XeroDetails,
     xero_invoice: XeroInvoice,
     invoice: Invoice,
-    connection: ConnectionSettings,
-    now: datetime,
-    correlation_id: str,
+    ctx: history.HistoryContext,
 ) -> list[SyncHistoryEntry]:
-    """Payment, status and fully-paid records. "Fully paid" is written whenever the invoice is about to
-    be marked Paid, so a retry after a failure before the Paid write still leaves one."""
-    ctx = history.HistoryContext(
-        invoice_id=invoice.id, at=now, correlation_id=correlation_id, connection_id=connection.id
-    )
-    currency = xero_invoice.currency_code or invoice.currency_code
-    number = xero_invoice.invoice_number or previous.xero_invoice_number
-    fully_paid = decision.fully_paid_entry_due or decision.mark_paid
+    """A new partial payment, and a status change that is not the invoice becoming Paid."""
     entries: list[SyncHistoryEntry] = []
     if decision.payment_entry_due:
         entries.append(
@@ -212,31 +222,33 @@ def _history(
                 total=xero_invoice.total,
                 amount_due=xero_invoice.amount_due,
                 due_date=xero_invoice.due_date,
-                currency_code=currency,
+                currency_code=xero_invoice.currency_code or invoice.currency_code,
                 overdue=decision.overdue,
             )
         )
-    if decision.status_changed and not fully_paid:
+    if decision.status_changed and not decision.mark_paid:
         entries.append(
             history.status_changed(
                 ctx,
                 invoice_type=xero_invoice.type,
-                number=number,
+                number=xero_invoice.invoice_number or previous.xero_invoice_number,
                 old=previous.xero_status,
                 new=xero_invoice.status,
             )
         )
-    if fully_paid:
-        entries.append(
-            history.fully_paid(
-                ctx,
-                invoice_type=xero_invoice.type,
-                number=number,
-                total=xero_invoice.total,
-                currency_code=currency,
-            )
-        )
     return entries
+
+
+def _fully_paid_entry(
+    previous: XeroDetails, xero_invoice: XeroInvoice, invoice: Invoice, ctx: history.HistoryContext
+) -> SyncHistoryEntry:
+    return history.fully_paid(
+        ctx,
+        invoice_type=xero_invoice.type,
+        number=xero_invoice.invoice_number or previous.xero_invoice_number,
+        total=xero_invoice.total,
+        currency_code=xero_invoice.currency_code or invoice.currency_code,
+    )
 
 
 async def _refresh_invoice_customer(
