@@ -11,6 +11,7 @@ from xero_python.accounting import (
     Address,
     Contact,
     CreditNote,
+    CurrencyCode,
     Invoice,
     Item,
     LineAmountTypes,
@@ -180,7 +181,7 @@ def invoice_to_sdk(draft: XeroInvoiceDraft, invoice_id: str | None = None) -> In
         if value:
             setattr(invoice, name, value)
     if draft.currency_code:
-        invoice.currency_code = draft.currency_code
+        invoice.currency_code = CurrencyCode(draft.currency_code)  # the SDK refuses a plain str
     return invoice
 
 
@@ -233,7 +234,7 @@ def credit_note_to_sdk(draft: XeroCreditNoteDraft) -> CreditNote:
     if draft.reference:
         note.reference = draft.reference
     if draft.currency_code:
-        note.currency_code = draft.currency_code
+        note.currency_code = CurrencyCode(draft.currency_code)
     return note
 
 
