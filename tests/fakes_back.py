@@ -144,12 +144,15 @@ class FakeBackXero(FakeXero):
     status_writes: list[tuple[str, str]] = field(default_factory=list)  # invoice, status (not replays)
     online_urls: bool = True
     fail_next: dict[str, Exception] = field(default_factory=dict)
+    write_keys: list[tuple[str, str]] = field(default_factory=list)  # every write's Idempotency-Key
     _replies: dict[str, object] = field(default_factory=dict)  # Idempotency-Key → first answer
     _note_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _invoice_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(101))
 
-    def _enter(self, name: str) -> None:
+    def _enter(self, name: str, idempotency_key: str | None = None) -> None:
         self.calls[name] += 1
+        if idempotency_key is not None:
+            self.write_keys.append((name, idempotency_key))
         error = self.fail_next.pop(name, None)
         if error is not None:
             raise error
@@ -246,7 +249,7 @@ class FakeBackXero(FakeXero):
         )
 
     def set_invoice_status(self, invoice_id: str, status: str, idempotency_key: str) -> XeroInvoice:
-        self._enter("set_invoice_status")
+        self._enter("set_invoice_status", idempotency_key)
         if idempotency_key in self._replies:
             reply = self._replies[idempotency_key]
             assert isinstance(reply, XeroInvoice)
@@ -264,7 +267,7 @@ class FakeBackXero(FakeXero):
         return changed
 
     def create_credit_note(self, draft: XeroCreditNoteDraft, idempotency_key: str) -> XeroCreditNote:
-        self._enter("create_credit_note")
+        self._enter("create_credit_note", idempotency_key)
         if idempotency_key in self._replies:
             reply = self._replies[idempotency_key]
             assert isinstance(reply, XeroCreditNote)
@@ -296,7 +299,7 @@ class FakeBackXero(FakeXero):
         idempotency_key: str,
         on: date | None = None,
     ) -> None:
-        self._enter("allocate_credit_note")
+        self._enter("allocate_credit_note", idempotency_key)
         if idempotency_key in self._replies:
             return
         note, invoice = self.credit_notes[credit_note_id], self.invoices[invoice_id]
