@@ -240,6 +240,24 @@ class RateLimiter:
 
     # --- waiting ------------------------------------------------------------------------------
 
+    def acquire_blocking(
+        self, tenant_id: str, max_wait: float = 5.0, sleep: Callable[[float], None] = time.sleep
+    ) -> Permit:
+        """`acquire` for synchronous callers (the Xero SDK runs in worker threads)."""
+        waited = 0.0
+        while True:
+            decision = self.try_acquire(tenant_id)
+            if decision.permit is not None:
+                return decision.permit
+            if waited + decision.wait_seconds > max_wait:
+                raise RateLimitedError(
+                    "Xero call budget for this organisation is used up for now",
+                    retry_after=decision.wait_seconds,
+                    problem="local",
+                )
+            sleep(decision.wait_seconds)
+            waited += decision.wait_seconds
+
     async def acquire(self, tenant_id: str, max_wait: float = 5.0) -> Permit:
         """A permit, waiting at most `max_wait` s in all; else RateLimitedError(retry_after=N)."""
         waited = 0.0

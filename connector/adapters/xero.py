@@ -41,6 +41,7 @@ from xero_python.exceptions import AccessTokenExpiredError, ApiException, HTTPSt
 from xero_python.identity import IdentityApi
 
 from connector.adapters import xero_convert as convert
+from connector.adapters.rate_limit import RateLimiter
 from connector.adapters.token_store import REFRESH_MARGIN_SECONDS, TokenSet, TokenStore
 from connector.adapters.xero_auth import XeroTokenFetcher, configure_token_endpoints
 from connector.domain.xero_records import (
@@ -220,8 +221,13 @@ class XeroClient:
         custom_connection: bool = False,
         headroom_listener: Callable[[RateLimitHeadroom], None] | None = None,
         clock: Callable[[], float] = time.time,
+        limiter: RateLimiter | None = None,
+        max_wait_seconds: float = 5.0,
     ) -> None:
         self.connection_id = connection_id
+        # O3: every call takes a slot from the organisation's budget, shared by all instances.
+        self._limiter = limiter
+        self._max_wait = max_wait_seconds
         # Custom connections need no xero-tenant-id; the SDK still wants the argument, so "".
         self.tenant_id = tenant_id
         self._store = token_store
@@ -302,9 +308,9 @@ class XeroClient:
         token = self._ensure_token()
         for attempt in (1, 2):
             try:
-                data, _status, headers = method(
-                    *args, _return_http_data_only=False, _request_timeout=self._timeout, **kwargs
-                )
+                data, _status, headers = self._send(method, *args, **kwargs)
+            except RateLimitedError:
+                raise  # our own budget said wait: nothing was sent
             except Exception as exc:
                 headers = exc.headers if isinstance(exc, HTTPStatusException) else None
                 self._record(operation, headers)
@@ -317,6 +323,27 @@ class XeroClient:
             self._record(operation, headers)
             return data
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One HTTP request inside a rate-limit slot; Xero's headers and 429s tighten the shared budget."""
+        limiter = self._limiter
+        if limiter is None:
+            return method(*args, _return_http_data_only=False, _request_timeout=self._timeout, **kwargs)
+        permit = limiter.acquire_blocking(self.tenant_id, self._max_wait)
+        headroom: RateLimitHeadroom | None = None
+        try:
+            result = method(*args, _return_http_data_only=False, _request_timeout=self._timeout, **kwargs)
+            headroom = headroom_from_headers(result[2])
+            return result
+        except HTTPStatusException as exc:
+            headroom = headroom_from_headers(exc.headers)
+            if http_status(exc) == 429:
+                mapped = map_sdk_error(exc, "rate limit")
+                if isinstance(mapped, RateLimitedError):
+                    limiter.rate_limited(self.tenant_id, mapped.retry_after)
+            raise
+        finally:
+            limiter.release(permit, headroom)
 
     # --- contacts -----------------------------------------------------------------------------
 
@@ -596,7 +623,9 @@ class XeroClientFactory:
         token_store: TokenStore,
         *,
         headroom_listener: Callable[[str, RateLimitHeadroom], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        self._limiter = limiter
         self._settings = settings
         self._store = token_store
         self._listener = headroom_listener
@@ -619,6 +648,7 @@ class XeroClientFactory:
                     self._store,
                     custom_connection=custom_connection,
                     headroom_listener=(lambda headroom: listener(tenant_id, headroom)) if listener else None,
+                    limiter=self._limiter,
                 )
                 self._clients[key] = client
             return client

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from connector.adapters.blob import blob_service_from_settings
 from connector.adapters.dataverse import client_from_settings
+from connector.adapters.rate_limit import blob_rate_limiter
 from connector.adapters.token_store import BlobTokenStore
 from connector.adapters.xero import XeroClientFactory
 from connector.domain.dynamics import ConnectionSettings
@@ -34,7 +35,10 @@ def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
 
     dataverse = client_from_settings(settings)
     blobs = blob_service_from_settings(settings)
-    xero_clients = XeroClientFactory(settings, BlobTokenStore(blobs, settings.token_container))
+    limiter = blob_rate_limiter(blobs)
+    xero_clients = XeroClientFactory(
+        settings, BlobTokenStore(blobs, settings.token_container), limiter=limiter
+    )
 
     def xero_for(connection: ConnectionSettings) -> XeroSyncPort:
         return xero_clients.for_connection(str(connection.id), connection.tenant_id)
