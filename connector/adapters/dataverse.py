@@ -49,13 +49,17 @@ from connector.domain.dynamics import (
     SyncHistoryEntry,
     XeroDetails,
 )
-from connector.errors import NotFoundError
+from connector.errors import ConcurrencyConflictError, NotFoundError
 from connector.provisioning.schema import EXPORT_STATUS_VALUES, ConnectorSchema, build_schema
 
 REPRESENTATION = {"Prefer": "return=representation"}
 REFERENCE_TABLES = ("tax_type", "account_code", "branding_theme")
 _REFERENCE_NAMESPACE = uuid.UUID("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
 MAX_CHANGE_SET = 1000
+
+
+# Xero details ids derive from invoice ids, so concurrent creates converge on one record.
+XERO_DETAILS_NAMESPACE = uuid.UUID("3b1f7c1e-9a52-4f0e-8a7d-2b5c6d4e8f10")
 
 
 def reference_row_id(table: str, connection_id: UUID | None, key: str) -> UUID:
@@ -231,19 +235,28 @@ class DataverseClient:
 
     # ---- Xero details ---------------------------------------------------------------------------
     async def create_xero_details(self, invoice_id: UUID, connection_id: UUID | None) -> XeroDetails:
+        """One record per invoice, even when several workers create it at once: its id is derived from
+        the invoice id and it is written as an upsert that refuses to overwrite (If-None-Match: *)."""
         table = self.schema.table("xero_details")
         body = xero_details_body(
             self.schema,
             {"invoice_id": invoice_id, "connection_id": connection_id, "export_status": ExportStatus.NO},
         )
         body[table.primary_name] = f"Xero details {invoice_id}"
-        response = await self.transport.send(
-            "POST",
-            table.entity_set,
-            json_body=body,
-            headers=REPRESENTATION,
-            params={"$select": ",".join(xero_details_columns(self.schema))},
-        )
+        details_id = uuid.uuid5(XERO_DETAILS_NAMESPACE, str(invoice_id))
+        try:
+            response = await self.transport.send(
+                "PATCH",
+                f"{table.entity_set}({details_id})",
+                json_body=body,
+                headers={**REPRESENTATION, "If-None-Match": "*"},
+                params={"$select": ",".join(xero_details_columns(self.schema))},
+            )
+        except ConcurrencyConflictError:
+            existing = await self.get_xero_details(invoice_id)  # another worker created it first
+            if existing is None:
+                raise
+            return existing
         return xero_details_from_json(self.schema, parse_json(response))
 
     async def get_xero_details(self, invoice_id: UUID) -> XeroDetails | None:

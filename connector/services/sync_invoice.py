@@ -372,11 +372,7 @@ async def _resolve_contact(attempt: SyncAttempt) -> str | None:
             if decision.action == contacts.MissingContactAction.FAIL:
                 await dataverse.add_sync_history(history.contact_missing(attempt.ctx, decision.reason or ""))
                 return None
-            created = await asyncio.to_thread(
-                xero.create_contact, contacts.contact_draft(customer), attempt.key(f"contact-{customer.id}")
-            )
-            await dataverse.add_sync_history(history.contact_created(attempt.ctx, created.name))
-            contact_id = created.contact_id
+            contact_id = await _create_contact(attempt, xero)
             await dataverse.update_customer_xero(customer.kind, customer.id, xero_contact_id=contact_id)
             return contact_id
         contact_id = found.contact_id
@@ -389,6 +385,23 @@ async def _resolve_contact(attempt: SyncAttempt) -> str | None:
             attempt.key(f"contact-update-{customer.id}"),
         )
     return contact_id
+
+
+async def _create_contact(attempt: SyncAttempt, xero: XeroSyncPort) -> str:
+    """Create the customer in Xero. Names are unique there: if another worker (or a person) created it
+    meanwhile, Xero refuses the duplicate, and that contact is the one to use (I5)."""
+    customer = attempt.invoice.customer
+    try:
+        created = await asyncio.to_thread(
+            xero.create_contact, contacts.contact_draft(customer), attempt.key(f"contact-{customer.id}")
+        )
+    except XeroValidationError:
+        existing = await asyncio.to_thread(xero.find_contact_by_name, contacts.contact_draft(customer).name)
+        if existing is None:
+            raise
+        return existing.contact_id
+    await attempt.deps.dataverse.add_sync_history(history.contact_created(attempt.ctx, created.name))
+    return created.contact_id
 
 
 async def _ensure_items(attempt: SyncAttempt) -> dict[str, XeroItem]:
@@ -406,7 +419,13 @@ async def _ensure_items(attempt: SyncAttempt) -> dict[str, XeroItem]:
         items.update({item.code: item for item in fetched})
     drafts = items_to_create(invoice, connection, items)
     if drafts:
-        created = await asyncio.to_thread(attempt.xero.create_items, drafts, attempt.key("items"))
+        try:
+            created = await asyncio.to_thread(attempt.xero.create_items, drafts, attempt.key("items"))
+        except XeroValidationError:
+            # Codes are unique in Xero: another worker may have just created the same item.
+            created = await asyncio.to_thread(attempt.xero.get_items_by_codes, [d.code for d in drafts])
+            if len(created) < len(drafts):
+                raise
         cache.remember(connection_key, created)
         items.update({item.code: item for item in created})
     return items

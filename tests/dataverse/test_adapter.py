@@ -100,6 +100,17 @@ async def test_xero_details_etag_conflict_raises(
     assert current.due_date == date(2024, 4, 1) and current.etag == new_etag
 
 
+async def test_i1_concurrent_creates_of_xero_details_converge_on_one_record(
+    dv: DataverseEmulatorHandle, client: DataverseClient, provisioned: dict[str, Any]
+) -> None:
+    invoice_id = await _invoice(dv, provisioned)
+    created = await asyncio.gather(*(client.create_xero_details(invoice_id, None) for _ in range(4)))
+    assert len({details.id for details in created}) == 1
+    table = client.schema.table("xero_details").logical_name
+    mine = [row for row in dv.state.rows[table].values() if str(invoice_id) in str(row)]
+    assert len(mine) == 1
+
+
 async def test_x2_xero_details_found_after_invoice_deleted(
     dv: DataverseEmulatorHandle, client: DataverseClient, provisioned: dict[str, Any]
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
 from connector.domain.messages import InvoiceSyncMessage, parse_message
-from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError
+from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
 from connector.services.item_cache import ItemCache
 from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_invoice
 from tests.fakes import FakeQueueSender
@@ -338,4 +338,20 @@ async def test_i11_update_refused_when_the_connection_does_not_allow_it() -> Non
     world.dataverse.add(invoice(), details(export_status=ExportStatus.READY_TO_UPDATE, xero_invoice_id="x-1"))
     assert await sync_invoice(message(), world.deps) == SyncResult.FAILED
     assert world.xero.calls == {}
+    assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.YES
+
+
+async def test_i5_contact_created_meanwhile_by_another_worker_is_used_not_failed() -> None:
+    world = make_world()
+    world.dataverse.add(invoice(), details())
+
+    def someone_was_faster(draft: object, key: str) -> object:
+        world.xero.add_contact("A. Datum Corporation")  # the other worker's contact
+        raise XeroValidationError(
+            ["The contact name A. Datum Corporation is already assigned to another contact."]
+        )
+
+    world.xero.create_contact = someone_was_faster  # type: ignore[method-assign,assignment]
+    assert await sync_invoice(message(), world.deps) == SyncResult.CREATED
+    assert len(world.xero.contacts) == 1
     assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.YES
