@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from devstack.paths import REPO_ROOT
 from devstack.ports import free_port, wait_for_port
@@ -31,6 +32,7 @@ class Azurite:
     location: Path
     process: subprocess.Popen[bytes] | None = None
     _own_location: bool = field(default=False, repr=False)
+    _log: BinaryIO | None = field(default=None, repr=False)
 
     @property
     def connection_string(self) -> str:
@@ -62,7 +64,9 @@ class Azurite:
             "--tablePort",
             str(free_port()),
         ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its own log file: an unread pipe would stall Azurite once the buffer fills.
+        self._log = (self.location / "azurite.log").open("ab")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
             wait_for_port(self.queue_port)
             wait_for_port(self.blob_port)
@@ -80,11 +84,16 @@ class Azurite:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._own_location:
             shutil.rmtree(self.location, ignore_errors=True)
 
 
-def start_azurite(location: Path | None = None, queue_port: int | None = None, blob_port: int | None = None) -> Azurite:
+def start_azurite(
+    location: Path | None = None, queue_port: int | None = None, blob_port: int | None = None
+) -> Azurite:
     """Start Azurite on free (or given) loopback ports; a temporary data folder unless `location` is given."""
     own = location is None
     folder = Path(tempfile.mkdtemp(prefix="azurite-")) if location is None else location

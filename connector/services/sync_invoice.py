@@ -42,6 +42,7 @@ logger = get_logger("services.sync_invoice")
 # Long enough for the slowest sync (a handful of Xero calls with timeouts); short enough that a crashed
 # worker's invoice is picked up again within minutes.
 CLAIM_SECONDS = 120
+CLAIM_RECHECK_SECONDS = 5
 # Xero recommends batches of up to 50 elements.
 BATCH_SIZE = 50
 
@@ -196,7 +197,8 @@ async def _claim(attempt: SyncAttempt) -> bool:
     (it may have created the Xero invoice and crashed before writing back)."""
     details, now = attempt.details, attempt.now
     if details.claimed_until is not None and details.claimed_until > now:
-        wait = (details.claimed_until - now).total_seconds() + 1
+        # Look again soon rather than at expiry: the holder usually finishes within seconds.
+        wait = min((details.claimed_until - now).total_seconds() + 1, CLAIM_RECHECK_SECONDS)
         raise ClaimedElsewhereError(f"invoice {attempt.invoice.id} is being synced by another worker", wait)
     stale = details.claimed_until is not None
     changes = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": uuid.uuid4().hex}
