@@ -268,6 +268,23 @@ class DataverseClient:
         rows = (await self.get_json(s.table("xero_details").entity_set, params))["value"]
         return xero_details_from_json(s, rows[0]) if rows else None
 
+    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
+        """B5: the record of an invoice the connector created; None for invoices it does not track."""
+        return await self._xero_details_where(self.schema.p("xeroinvoiceid"), xero_invoice_id)
+
+    async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
+        return await self._xero_details_where(self.schema.p("creditnoteid"), credit_note_id)
+
+    async def _xero_details_where(self, column: str, value: str) -> XeroDetails | None:
+        s = self.schema
+        params = {
+            "$select": ",".join(xero_details_columns(s)),
+            "$filter": f"{column} eq {odata_string(value)}",
+            "$top": "1",
+        }
+        rows = (await self.get_json(s.table("xero_details").entity_set, params))["value"]
+        return xero_details_from_json(s, rows[0]) if rows else None
+
     def xero_details_change(
         self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
     ) -> ChangeOperation:
@@ -313,6 +330,19 @@ class DataverseClient:
         row = await self.get_json(f"{ENTITY_SET[kind]}({customer_id})", params)
         return customer_from_json(self.schema, kind, row)
 
+    async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
+        """B3: the accounts and contacts that remember this Xero ContactID."""
+        found: list[Customer] = []
+        kinds: tuple[CustomerKind, ...] = ("account", "contact")
+        for kind in kinds:
+            params = {
+                "$select": ",".join(customer_columns(self.schema, kind)),
+                "$filter": f"{self.schema.p('xerocontactid')} eq {odata_string(xero_contact_id)}",
+            }
+            rows = (await self.get_json(ENTITY_SET[kind], params))["value"]
+            found.extend(customer_from_json(self.schema, kind, row) for row in rows)
+        return found
+
     async def update_customer_xero(
         self,
         kind: CustomerKind,
@@ -339,6 +369,17 @@ class DataverseClient:
         params = {"$select": ",".join(connection_columns(self.schema)), "$orderby": table.primary_name}
         rows = await self.list_all(table.entity_set, params)
         return [connection_from_json(self.schema, row) for row in rows]
+
+    async def get_connection_by_tenant_id(self, tenant_id: str) -> ConnectionSettings | None:
+        """Which connection a Xero webhook event belongs to."""
+        table = self.schema.table("connection")
+        params = {
+            "$select": ",".join(connection_columns(self.schema)),
+            "$filter": f"{self.schema.p('tenantid')} eq {odata_string(tenant_id)}",
+            "$top": "1",
+        }
+        rows = (await self.get_json(table.entity_set, params))["value"]
+        return connection_from_json(self.schema, rows[0]) if rows else None
 
     async def get_connection(self, connection_id: UUID) -> ConnectionSettings:
         table = self.schema.table("connection")

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING
 
 from connector.adapters.blob import blob_service_from_settings
 from connector.adapters.dataverse import client_from_settings
 from connector.adapters.rate_limit import blob_rate_limiter
 from connector.adapters.token_store import BlobTokenStore
-from connector.adapters.xero import XeroClientFactory
+from connector.adapters.xero import XeroClient, XeroClientFactory
 from connector.domain.dynamics import ConnectionSettings
 from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
-from connector.ports import QueueSender, XeroSyncPort
+from connector.ports import QueueSender
+from connector.services.apply_xero_event import BackSyncDependencies, apply_xero_event
+from connector.services.cancel_invoice import CancelDependencies, cancel_invoice
 from connector.services.item_cache import ItemCache
+from connector.services.reconcile import ReconcileDependencies, reconcile
 from connector.services.sweep import SweepDependencies, sweep
 from connector.services.sync_invoice import SyncDependencies, sync_invoice
+from connector.services.watermarks import blob_watermark_store
 from connector.settings import Settings
-from connector.telemetry import get_logger, log_step
+from connector.telemetry import get_logger
 
 if TYPE_CHECKING:
     from connector.runtime import Handlers
@@ -40,7 +43,7 @@ def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
         settings, BlobTokenStore(blobs, settings.token_container), limiter=limiter
     )
 
-    def xero_for(connection: ConnectionSettings) -> XeroSyncPort:
+    def xero_for(connection: ConnectionSettings) -> XeroClient:
         return xero_clients.for_connection(str(connection.id), connection.tenant_id)
 
     sync_deps = SyncDependencies(
@@ -52,24 +55,32 @@ def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
         clock=utc_now,
         items=ItemCache(),
     )
-    sweep_deps = SweepDependencies(dataverse=dataverse, sync=sync_deps)
+    reconcile_deps = ReconcileDependencies(
+        dataverse=dataverse, xero_for=xero_for, clock=utc_now, watermarks=blob_watermark_store(settings)
+    )
+    back_deps = BackSyncDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
+    cancel_deps = CancelDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
+
+    async def reconcile_connection(connection: ConnectionSettings) -> None:
+        await reconcile(connection, reconcile_deps)
+
+    sweep_deps = SweepDependencies(dataverse=dataverse, sync=sync_deps, reconcile=reconcile_connection)
 
     async def sync_handler(message: InvoiceSyncMessage) -> None:
         await sync_invoice(message, sync_deps)
 
-    async def cancel_invoice(message: InvoiceCancelMessage) -> None:
-        log_step(logger, "cancel_invoice.received", invoice_id=message.invoice_id, reason=message.reason)
+    async def cancel_handler(message: InvoiceCancelMessage) -> None:
+        await cancel_invoice(message, cancel_deps)
 
-    async def apply_xero_event(message: XeroEventMessage) -> None:
-        log_step(logger, "xero_event.received", resource_id=message.resource_id)
+    async def xero_event_handler(message: XeroEventMessage) -> None:
+        await apply_xero_event(message, back_deps)
+
+    async def sweep_handler(message: SweepMessage) -> None:
+        await sweep(message, sweep_deps)
 
     return Handlers(
         sync_invoice=sync_handler,
-        cancel_invoice=cancel_invoice,
-        apply_xero_event=apply_xero_event,
-        sweep=partial(_sweep, deps=sweep_deps),
+        cancel_invoice=cancel_handler,
+        apply_xero_event=xero_event_handler,
+        sweep=sweep_handler,
     )
-
-
-async def _sweep(message: SweepMessage, deps: SweepDependencies) -> None:
-    await sweep(message, deps)
