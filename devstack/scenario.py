@@ -43,8 +43,14 @@ def run(work: Any) -> Any:
     return asyncio.run(main())
 
 
-def set_up(platform: LocalPlatform, *, connection_settings: dict[str, Any] | None = None) -> Scenario:
-    """Provision (C5), register webhooks (C6), seed both sides and connect one Xero organisation (C1, C2)."""
+def set_up(
+    platform: LocalPlatform,
+    *,
+    connection_settings: dict[str, Any] | None = None,
+    xero_webhooks: bool = True,
+) -> Scenario:
+    """Provision (C5), register webhooks (C6), seed both sides and connect one Xero organisation (C1, C2).
+    With `xero_webhooks`, the Xero organisation's webhooks are subscribed to the Functions host (B1)."""
     assert platform.xero is not None and platform.dataverse is not None
     settings = get_settings()
     dynamics = platform.dataverse.seed()
@@ -83,6 +89,17 @@ def xero_details(invoice_id: str | UUID) -> XeroDetails | None:
         return await client.get_xero_details(UUID(str(invoice_id)))
 
     result: XeroDetails | None = run(work)
+    return result
+
+
+def invoice_state(invoice_id: str | UUID) -> tuple[int, int]:
+    """statecode and statuscode of a Dynamics invoice."""
+
+    async def work(client: DataverseClient) -> tuple[int, int]:
+        snapshot = await client.get_invoice_snapshot(UUID(str(invoice_id)))
+        return int(snapshot.invoice.state), int(snapshot.invoice.status_reason)
+
+    result: tuple[int, int] = run(work)
     return result
 
 
