@@ -81,6 +81,12 @@ def set_up(
         str(connection.id),
         TokenSet.from_token_response(organisation.token, time.time(), "authorization_code"),
     )
+    if xero_webhooks:
+        subscription = platform.xero.subscribe_webhooks(
+            f"{platform.host_url}/api/xero/webhook", settings.xero_webhook_key.get_secret_value()
+        )
+        if subscription["status"] != "OK":
+            raise RuntimeError(f"Xero's intent-to-receive check failed: {subscription}")
     return Scenario(platform, connection, organisation.tenant_id, dynamics)
 
 
