@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 from decimal import Decimal
@@ -111,11 +112,16 @@ def test_x2_delete_of_approved_invoice_voids_it(scenario: Scenario) -> None:
 
 def test_b1_badly_signed_webhook_is_refused_and_changes_nothing(scenario: Scenario) -> None:
     invoice_id, details = synced_invoice(scenario)
-    body = (
-        '{"events":[{"resourceUrl":"x","resourceId":"%s","eventDateUtc":"2026-11-21T01:15:39.902",'
-        '"eventType":"UPDATE","eventCategory":"INVOICE","tenantId":"%s","tenantType":"ORGANISATION"}],'
-        '"firstEventSequence":1,"lastEventSequence":1,"entropy":"x"}'
-    ) % (details.xero_invoice_id, scenario.tenant_id)
+    event = {
+        "resourceUrl": "x",
+        "resourceId": details.xero_invoice_id,
+        "eventDateUtc": "2026-11-21T01:15:39.902",
+        "eventType": "UPDATE",
+        "eventCategory": "INVOICE",
+        "tenantId": scenario.tenant_id,
+        "tenantType": "ORGANISATION",
+    }
+    body = json.dumps({"events": [event], "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "x"})
     response = httpx.post(
         f"{scenario.platform.host_url}/api/xero/webhook",
         content=body,
