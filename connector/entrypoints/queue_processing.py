@@ -47,13 +47,17 @@ async def process_queue_message(
     message_type: type[M],
     handler: Callable[[M], Awaitable[None]],
     queues: QueueSender,
+    *,
+    max_dequeue_count: int = 5,
+    on_last_failure: Callable[[M, str], Awaitable[None]] | None = None,
 ) -> None:
     """Run `handler` on the parsed message.
 
     - Malformed: straight to `<queue>-poison` with the reason; never retried.
     - DeferredError (429s, claims held elsewhere): the same body goes back on the queue, hidden for
       Retry-After seconds, so the wait does not use up the dequeue count.
-    - Anything else raises: the runtime retries, then poisons after maxDequeueCount.
+    - Anything else raises: the runtime retries, then poisons after maxDequeueCount; on that last attempt
+      `on_last_failure` runs first (for invoices: export status Failed, with sync history).
     """
     body = msg.get_body()
     try:
@@ -84,6 +88,8 @@ async def process_queue_message(
         )
         return
     except Exception as exc:
+        if on_last_failure is not None and (msg.dequeue_count or 0) >= max_dequeue_count:
+            await _give_up(on_last_failure, parsed, exc, queue)
         log_step(
             logger,
             "queue.failed",
@@ -96,6 +102,14 @@ async def process_queue_message(
         )
         raise
     log_step(logger, "queue.done", queue=queue, message_id=msg.id, correlation_id=correlation_id)
+
+
+async def _give_up(hook: Callable[[M, str], Awaitable[None]], message: M, exc: Exception, queue: str) -> None:
+    """The runtime is about to poison the message: tell the user, but never hide the original error."""
+    try:
+        await hook(message, f"{type(exc).__name__}: {exc}")
+    except Exception as hook_error:
+        log_step(logger, "queue.give_up_failed", logging.ERROR, queue=queue, error=type(hook_error).__name__)
 
 
 def _reason(exc: Exception) -> str:

@@ -22,6 +22,8 @@ async def invoice_sync(msg: func.QueueMessage) -> None:
         InvoiceSyncMessage,
         runtime.handlers.sync_invoice,
         runtime.queues,
+        max_dequeue_count=runtime.max_dequeue_count,
+        on_last_failure=runtime.handlers.sync_gave_up,
     )
 
 

@@ -571,3 +571,26 @@ async def _update(attempt: SyncAttempt) -> SyncResult:
         history.updated(attempt.ctx, invoice_type=updated.type, number=updated.invoice_number)
     )
     return SyncResult.UPDATED
+
+
+async def sync_gave_up(
+    message: InvoiceSyncMessage, reason: str, deps: SyncDependencies, attempts: int
+) -> None:
+    """O2: the last retry failed. Export status Failed and a sync-history line, so the user sees it.
+    The claim is left as it is: if the create may have reached Xero, the next attempt looks there first."""
+    try:
+        snapshot = await deps.dataverse.get_invoice_snapshot(message.invoice_id)
+    except NotFoundError:
+        return
+    details = snapshot.xero_details
+    if details is None or details.export_status == ExportStatus.YES:
+        return
+    ctx = history.HistoryContext(
+        invoice_id=message.invoice_id,
+        at=deps.clock(),
+        correlation_id=message.correlation_id,
+        connection_id=details.connection_id,
+    )
+    await deps.dataverse.update_xero_details(details.id, {"export_status": ExportStatus.FAILED}, None)
+    await deps.dataverse.add_sync_history(history.gave_up(ctx, attempts, reason))
+    log_step(logger, "sync.gave_up", logging.ERROR, invoice_id=message.invoice_id, reason=reason)

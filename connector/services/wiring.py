@@ -18,7 +18,7 @@ from connector.services.cancel_invoice import CancelDependencies, cancel_invoice
 from connector.services.item_cache import ItemCache
 from connector.services.reconcile import ReconcileDependencies, reconcile
 from connector.services.sweep import SweepDependencies, sweep
-from connector.services.sync_invoice import SyncDependencies, sync_invoice
+from connector.services.sync_invoice import SyncDependencies, sync_gave_up, sync_invoice
 from connector.services.watermarks import blob_watermark_store
 from connector.settings import Settings
 from connector.telemetry import get_logger
@@ -34,7 +34,7 @@ def utc_now() -> datetime:
 
 
 def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
-    from connector.runtime import Handlers
+    from connector.runtime import Handlers, max_dequeue_count
 
     dataverse = client_from_settings(settings)
     blobs = blob_service_from_settings(settings)
@@ -78,7 +78,11 @@ def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
     async def sweep_handler(message: SweepMessage) -> None:
         await sweep(message, sweep_deps)
 
+    async def sync_gave_up_handler(message: InvoiceSyncMessage, reason: str) -> None:
+        await sync_gave_up(message, reason, sync_deps, attempts=max_dequeue_count())
+
     return Handlers(
+        sync_gave_up=sync_gave_up_handler,
         sync_invoice=sync_handler,
         cancel_invoice=cancel_handler,
         apply_xero_event=xero_event_handler,

@@ -283,3 +283,24 @@ async def test_retryable_error_raises_so_the_runtime_retries(
     with pytest.raises(RetryableError):
         await call("invoice_sync", queue_message(sync_body()))
     assert queues.sent == []
+
+
+async def test_o2_last_failed_attempt_tells_the_user_before_the_runtime_poisons(
+    runtime: Runtime, recorder: RecordingHandlers
+) -> None:
+    gave_up: list[tuple[object, str]] = []
+
+    async def sync_gave_up(message: InvoiceSyncMessage, reason: str) -> None:
+        gave_up.append((message.invoice_id, reason))
+
+    runtime.handlers.sync_gave_up = sync_gave_up
+    recorder.fail_with = RetryableError("Xero 503")
+    for attempt in (1, 4):
+        with pytest.raises(RetryableError):
+            await call("invoice_sync", queue_message(sync_body(), dequeue_count=attempt))
+    assert gave_up == []  # retries left: nothing to tell yet
+    with pytest.raises(RetryableError):  # still raises, so the runtime moves it to the poison queue
+        await call("invoice_sync", queue_message(sync_body(), dequeue_count=5))
+    assert [(str(invoice_id), reason) for invoice_id, reason in gave_up] == [
+        (payloads.INVOICE_ID, "RetryableError: Xero 503")
+    ]

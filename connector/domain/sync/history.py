@@ -270,3 +270,12 @@ def date_delivered_set(ctx: HistoryContext, day: date) -> SyncHistoryEntry:
     """I13: the connector filled in Date Delivered when the invoice was created."""
     detail = f"Date Delivered was set automatically to {day.isoformat()}."
     return _entry(ctx, SyncAction.UPDATE, SyncOutcome.SUCCESS, detail)
+
+
+def gave_up(ctx: HistoryContext, attempts: int, reason: str) -> SyncHistoryEntry:
+    """O2: the retries are used up; the message goes to the poison queue for ops to replay."""
+    detail = (
+        f"The invoice could not be sent to Xero after {attempts} attempts ({reason}). It is parked for the "
+        'support team, who can replay it; or fix the cause and set export status back to "No".'
+    )
+    return _entry(ctx, SyncAction.ERROR, SyncOutcome.FAILED, detail)

@@ -13,7 +13,7 @@ from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice,
 from connector.domain.messages import InvoiceSyncMessage, parse_message
 from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
 from connector.services.item_cache import ItemCache
-from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_invoice
+from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_gave_up, sync_invoice
 from tests.fakes import FakeQueueSender
 from tests.fakes_ports import FakeDataverse, FakeXero
 from tests.unit.domain import factories as f
@@ -361,3 +361,16 @@ async def test_i5_contact_created_meanwhile_by_another_worker_is_used_not_failed
     assert await sync_invoice(message(), world.deps) == SyncResult.CREATED
     assert len(world.xero.contacts) == 1
     assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.YES
+
+
+async def test_o2_giving_up_marks_the_invoice_failed_with_sync_history() -> None:
+    world = make_world()
+    world.dataverse.add(invoice(), details(claimed_until=NOW - timedelta(seconds=1), claimed_by="crashed"))
+    await sync_gave_up(message(), "RetryableError: Xero 503", world.deps, attempts=5)
+    written = world.dataverse.details[f.INVOICE_ID]
+    assert written.export_status == ExportStatus.FAILED
+    assert written.claimed_by == "crashed"  # kept: the next attempt must look in Xero before creating
+    [text] = world.dataverse.history_for(f.INVOICE_ID)
+    assert text.startswith(
+        "The invoice could not be sent to Xero after 5 attempts (RetryableError: Xero 503)."
+    )
