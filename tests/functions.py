@@ -1,16 +1,17 @@
-"""Access to the app's functions the way the Functions host sees them (get_functions() works once per app)."""
+"""Access to the app's functions the way the Functions host sees them."""
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
 from typing import Any
+
+from devstack.host.app import load_functions
 
 
 @cache
 def app_functions() -> dict[str, Any]:
-    function_app = importlib.import_module("function_app")
-    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+    # load_functions resets the app's binding cache, so this works whatever ran get_functions() before.
+    return load_functions()
 
 
 def user_function(name: str) -> Any:

@@ -138,8 +138,8 @@ def test_b4_reconcile_catches_a_lost_webhook(scenario: Scenario) -> None:
     assert details.xero_invoice_id is not None
     xero.approve(scenario.tenant_id, details.xero_invoice_id)
     wait_for(lambda: (d := xero_details(invoice_id)) and d.xero_status == "AUTHORISED")
-    # Lose the next webhook: the emulator stops delivering, as if Xero's retries had run out.
-    xero.emulator.webhooks.stop()
+    # Lose the next webhook: unsubscribed, the emulator sends nothing, as if Xero's retries had run out.
+    xero.control.delete("/webhooks").raise_for_status()
     xero.pay(scenario.tenant_id, details.xero_invoice_id)
     time.sleep(1)
     assert invoice_state(invoice_id) == (0, 1)
