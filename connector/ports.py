@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
-from connector.domain.dynamics import ConnectionSettings, Invoice, SyncHistoryEntry, XeroDetails
+from connector.domain.dynamics import (
+    ConnectionSettings,
+    Invoice,
+    InvoiceTotals,
+    SyncHistoryEntry,
+    XeroDetails,
+)
 from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
 from connector.domain.xero_records import (
     XeroContact,
@@ -75,6 +81,15 @@ class DataverseSyncPort(Protocol):
     ) -> None: ...
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None: ...
+
+    async def commit_sync_result(
+        self,
+        details_id: UUID,
+        details_changes: Mapping[str, object],
+        invoice_totals: InvoiceTotals | None,
+        history: Sequence[SyncHistoryEntry],
+    ) -> None:
+        """Xero details, totals and history in one atomic round trip."""
 
     async def update_customer_xero(
         self,

@@ -16,7 +16,7 @@ from devstack.dataverse.emulator import EmulatorOptions as DataverseOptions
 from devstack.dataverse.emulator import create_app as create_dataverse_app
 from devstack.dataverse.testing import DataverseEmulatorHandle
 from devstack.host.app import LocalFunctionsHost
-from devstack.host.config import load_local_settings
+from devstack.host.config import QueueOptions, load_local_settings
 from devstack.paths import REPO_ROOT
 from devstack.ports import free_port
 from devstack.xero.app import create_app as create_xero_app
@@ -48,6 +48,7 @@ class LocalPlatform:
     data_dir: Path | None = None
     xero_options: dict[str, Any] = field(default_factory=dict)
     dataverse_options: dict[str, Any] = field(default_factory=dict)
+    queue_options: QueueOptions | None = None  # host.json's, unless given
     azurite: Azurite | None = None
     xero: XeroEmulatorHandle | None = None
     dataverse: DataverseEmulatorHandle | None = None
@@ -97,7 +98,7 @@ class LocalPlatform:
 
         get_settings.cache_clear()
         use_runtime(None)
-        host = LocalFunctionsHost(load_settings_file=False)
+        host = LocalFunctionsHost(load_settings_file=False, queue_options=self.queue_options)
         self.host_url = self._serve(host.asgi_app(), self.ports.host).base_url
 
     def _serve(self, app: Any, port: int) -> BackgroundServer:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from connector.domain.dynamics import ConnectionSettings, Invoice, SyncHistoryEntry, XeroDetails
+from connector.domain.dynamics import (
+    ConnectionSettings,
+    Invoice,
+    InvoiceTotals,
+    SyncHistoryEntry,
+    XeroDetails,
+)
 from connector.domain.sync.lines import line_amount
 from connector.domain.xero_records import (
     XeroContact,
@@ -122,6 +128,25 @@ class FakeDataverse:
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
             update={"total_tax": total_tax, "total_amount": total_amount}
         )
+
+    async def commit_sync_result(
+        self,
+        details_id: UUID,
+        details_changes: Mapping[str, object],
+        invoice_totals: InvoiceTotals | None,
+        history: Sequence[SyncHistoryEntry],
+    ) -> None:
+        """One call, as the real adapter's $batch: counted once, applied together."""
+        self.calls["commit_sync_result"] += 1
+        invoice_id, current = next((k, d) for k, d in self.details.items() if d.id == details_id)
+        self.details[invoice_id] = current.model_copy(
+            update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
+        )
+        if invoice_totals is not None:
+            self.invoices[invoice_totals.invoice_id] = self.invoices[invoice_totals.invoice_id].model_copy(
+                update={"total_tax": invoice_totals.total_tax, "total_amount": invoice_totals.total_amount}
+            )
+        self.history.extend(history)
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None:
         self.calls["set_date_delivered"] += 1

@@ -46,6 +46,7 @@ from connector.domain.dynamics import (
     Customer,
     ExportStatus,
     InvoiceState,
+    InvoiceTotals,
     SyncHistoryEntry,
     XeroDetails,
 )
@@ -206,6 +207,23 @@ class DataverseClient:
         if due_date is not None:
             body["duedate"] = due_date.isoformat()
         return body
+
+    async def commit_sync_result(
+        self,
+        details_id: UUID,
+        details_changes: Mapping[str, object],
+        invoice_totals: InvoiceTotals | None,
+        history: Sequence[SyncHistoryEntry],
+    ) -> None:
+        """I7 in one round trip: Xero details, the invoice's totals and sync history, atomically ($batch)."""
+        operations = [self.xero_details_change(details_id, details_changes, None)]
+        if invoice_totals is not None:
+            body = self.invoice_totals_body(
+                invoice_totals.total_tax, invoice_totals.total_amount, invoice_totals.due_date
+            )
+            operations.append(ChangeOperation("PATCH", f"invoices({invoice_totals.invoice_id})", body, "*"))
+        operations.extend(self.sync_history_change(entry) for entry in history)
+        await self.execute_change_set(operations)
 
     async def set_invoice_state(
         self, invoice_id: UUID, state: InvoiceState | int, status_reason: int

@@ -193,6 +193,15 @@ class ConnectionSettings(_Model):
     needs_reconnect: bool = False
 
 
+class InvoiceTotals(_Model):
+    """Xero's figures to copy onto the Dynamics invoice (I7)."""
+
+    invoice_id: UUID
+    total_tax: Decimal
+    total_amount: Decimal
+    due_date: date | None = None
+
+
 class SyncHistoryEntry(_Model):
     """I9: one record per attempt, shown to the user on the invoice."""
 

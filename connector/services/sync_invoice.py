@@ -14,6 +14,7 @@ from connector.domain.dynamics import (
     ExportStatus,
     Invoice,
     InvoiceState,
+    InvoiceTotals,
     SyncAction,
     SyncHistoryEntry,
     XeroDetails,
@@ -30,6 +31,7 @@ from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft, XeroIte
 from connector.errors import (
     AuthorisationError,
     ClaimedElsewhereError,
+    ConcurrencyConflictError,
     NotFoundError,
     XeroValidationError,
 )
@@ -204,14 +206,10 @@ async def _claim(attempt: SyncAttempt) -> bool:
     changes = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": uuid.uuid4().hex}
     try:
         attempt.etag = await attempt.deps.dataverse.update_xero_details(details.id, changes, details.etag)
-    except Exception as exc:
-        from connector.errors import ConcurrencyConflictError
-
-        if isinstance(exc, ConcurrencyConflictError):
-            raise ClaimedElsewhereError(
-                f"invoice {attempt.invoice.id} was claimed by another worker", 2
-            ) from None
-        raise
+    except ConcurrencyConflictError:
+        raise ClaimedElsewhereError(
+            f"invoice {attempt.invoice.id} was claimed by another worker", 2
+        ) from None
     return stale
 
 
@@ -459,9 +457,18 @@ async def _write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncRe
         "claimed_until": None,
         "claimed_by": None,
     }
-    await dataverse.update_xero_details(attempt.details.id, changes, None)
-    await dataverse.update_invoice_totals(
-        attempt.invoice.id, total_tax=created.total_tax, total_amount=created.total, due_date=created.due_date
+    invoice = attempt.invoice
+    # Only when Xero's figures differ: an unchanged write would still fire the invoice's update webhook.
+    totals = (
+        InvoiceTotals(
+            invoice_id=invoice.id,
+            total_tax=created.total_tax,
+            total_amount=created.total,
+            due_date=created.due_date,
+        )
+        if (invoice.total_tax, invoice.total_amount) != (created.total_tax, created.total)
+        or (created.due_date is not None and created.due_date != invoice.due_date)
+        else None
     )
     entries: list[SyncHistoryEntry] = [
         history.created(
@@ -470,20 +477,19 @@ async def _write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncRe
             number=created.invoice_number,
             status=created.status,
             total=created.total,
-            currency_code=created.currency_code or attempt.invoice.currency_code,
+            currency_code=created.currency_code or invoice.currency_code,
         )
     ]
-    if rounding_difference(attempt.invoice.total_amount, created.total) is not None:
+    if invoice.total_tax and rounding_difference(invoice.total_amount, created.total) is not None:
         entries.append(
             history.rounding_warning(
                 attempt.ctx,
-                dynamics_total=attempt.invoice.total_amount,
+                dynamics_total=invoice.total_amount,
                 xero_total=created.total,
-                currency_code=attempt.invoice.currency_code,
+                currency_code=invoice.currency_code,
             )
         )
-    for entry in entries:
-        await dataverse.add_sync_history(entry)
+    await dataverse.commit_sync_result(attempt.details.id, changes, totals, entries)
     if connection.send_email and created.status == "AUTHORISED":
         await asyncio.to_thread(xero.email_invoice, created.invoice_id, attempt.key("email"))
     log_step(

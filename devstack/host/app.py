@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,11 @@ def load_functions(app_dir: Path = REPO_ROOT, module: str = "function_app") -> d
     return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
 
 
+def is_disabled(function_name: str) -> bool:
+    """The host's `AzureWebJobs.<FunctionName>.Disabled` app setting."""
+    return os.environ.get(f"AzureWebJobs.{function_name}.Disabled", "").lower() in ("true", "1")
+
+
 class LocalFunctionsHost:
     """HTTP triggers on Starlette, queue listeners and timers as background tasks of its lifespan."""
 
@@ -51,7 +57,11 @@ class LocalFunctionsHost:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _by_binding(self, binding: str) -> list[Any]:
-        return [fn for fn in self.functions.values() if fn.get_trigger().get_binding_name() == binding]
+        return [
+            fn
+            for name, fn in self.functions.items()
+            if fn.get_trigger().get_binding_name() == binding and not is_disabled(name)
+        ]
 
     def asgi_app(self) -> Starlette:
         routes = [http_route(fn) for fn in self._by_binding("httpTrigger")]

@@ -296,7 +296,12 @@ async def test_c2_revoked_authorisation_asks_for_reconnection_in_sync_history() 
 async def test_i4_rounding_difference_is_reported_in_sync_history() -> None:
     world = make_world()
     world.dataverse.add(
-        invoice(customer=f.customer(xero_contact_id="c-1"), total_amount=Decimal("345.01")), details()
+        invoice(
+            customer=f.customer(xero_contact_id="c-1"),
+            total_amount=Decimal("345.01"),
+            total_tax=Decimal("45.01"),
+        ),
+        details(),
     )
     await sync_invoice(message(), world.deps)
     assert any(
