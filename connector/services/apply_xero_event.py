@@ -53,10 +53,14 @@ class BackSyncDependencies:
 
 async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies) -> EventResult:
     """Apply one INVOICE, CONTACT or CREDITNOTE event. Safe to run any number of times, in any order."""
+    category = message.event_category.upper()
+    if category == "INVOICE" and message.event_type.upper() == "CREATE":
+        # The connector's own creates are written back as they happen, and invoices made elsewhere are
+        # not tracked (B5): a CREATE never changes Dynamics, so it costs no call.
+        return _ignored(message, "invoice creation")
     connection = await deps.dataverse.get_connection_by_tenant_id(message.tenant_id)
     if connection is None:
         return _ignored(message, "unknown tenant")
-    category = message.event_category.upper()
     if category == "INVOICE":
         details = await deps.dataverse.find_xero_details_by_xero_invoice_id(message.resource_id)
         if details is None:

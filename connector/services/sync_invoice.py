@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from connector.domain.dynamics import (
     ConnectionSettings,
@@ -33,6 +34,7 @@ from connector.errors import (
     ClaimedElsewhereError,
     ConcurrencyConflictError,
     NotFoundError,
+    RateLimitedError,
     XeroValidationError,
 )
 from connector.ports import Clock, DataverseSyncPort, QueueSender, XeroForConnection, XeroSyncPort
@@ -68,6 +70,9 @@ class SyncDependencies:
     org_url: str
     clock: Clock
     items: ItemCache = field(default_factory=ItemCache)
+    # Dynamics customer → Xero ContactID found or created by this process (also remembered on the record;
+    # this spares the invoices that were read before that write a second lookup).
+    contact_ids: dict[UUID, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,8 +260,9 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
     except AuthorisationError:
         await _fail(attempt, history.reconnect_needed(attempt.ctx, attempt.connection.name))
         return SyncResult.FAILED
-    except BaseException:
-        await _release(attempt, create_attempted=create_attempted)
+    except BaseException as exc:
+        sent = create_attempted and not isinstance(exc, RateLimitedError)
+        await _release(attempt, create_attempted=sent)
         raise
     await _write_back(attempt, created, result)
     return result
@@ -277,31 +283,36 @@ async def sync_batch(attempts: list[SyncAttempt]) -> list[SyncResult]:
     summarizeErrors=false so each element succeeds or fails on its own."""
     results: list[SyncResult] = []
     ready: list[tuple[SyncAttempt, XeroInvoiceDraft]] = []
-    if attempts:
-        await _prewarm_items(attempts)
-    for attempt in attempts:
-        try:
-            stale_claim = await _claim(attempt)
-        except ClaimedElsewhereError:
-            continue  # its own message will finish it
-        try:
-            draft = await _prepare(attempt)
+    claimed: list[SyncAttempt] = []  # claimed and not yet finished: released if the batch stops early
+    try:
+        if attempts:
+            await _prewarm_items(attempts)
+        for attempt in attempts:
+            try:
+                stale_claim = await _claim(attempt)
+            except ClaimedElsewhereError:
+                continue  # its own message will finish it
+            claimed.append(attempt)
+            try:
+                draft = await _prepare(attempt)
+            except XeroValidationError as exc:
+                await _fail(attempt, history.validation_failed(attempt.ctx, exc.messages))
+                draft = None
             if draft is None:
+                claimed.remove(attempt)
                 results.append(SyncResult.FAILED)
                 continue
             previous = await _find_previous_create(attempt, attempt.xero, draft.url) if stale_claim else None
-        except XeroValidationError as exc:
-            await _fail(attempt, history.validation_failed(attempt.ctx, exc.messages))
-            results.append(SyncResult.FAILED)
-            continue
-        except BaseException:
+            if previous is not None:
+                claimed.remove(attempt)
+                await _write_back(attempt, previous, SyncResult.ADOPTED)
+                results.append(SyncResult.ADOPTED)
+            else:
+                ready.append((attempt, draft))
+    except BaseException:
+        for attempt in claimed:
             await _release(attempt, create_attempted=False)
-            raise
-        if previous is not None:
-            await _write_back(attempt, previous, SyncResult.ADOPTED)
-            results.append(SyncResult.ADOPTED)
-        else:
-            ready.append((attempt, draft))
+        raise
     for start in range(0, len(ready), BATCH_SIZE):
         results.extend(await _create_chunk(ready[start : start + BATCH_SIZE]))
     return results
@@ -313,9 +324,10 @@ async def _create_chunk(chunk: list[tuple[SyncAttempt, XeroInvoiceDraft]]) -> li
     key = idempotency_key(first.connection.id, "batch", "create-batch", revision)
     try:
         created = await asyncio.to_thread(first.xero.create_invoices, [draft for _, draft in chunk], key)
-    except BaseException:
+    except BaseException as exc:
+        # A 429 (Xero's or our own budget's) means nothing was created; anything else might have been.
         for attempt, _ in chunk:
-            await _release(attempt, create_attempted=True)
+            await _release(attempt, create_attempted=not isinstance(exc, RateLimitedError))
         raise
     results: list[SyncResult] = []
     for (attempt, _), element in zip(chunk, created, strict=True):
@@ -364,6 +376,8 @@ async def _resolve_contact(attempt: SyncAttempt) -> str | None:
         return None
     xero = attempt.xero
     contact_id: str | None = lookup.value if lookup.field == "ContactID" else None
+    # Another invoice of this customer, moments ago in this process, already found or created it.
+    contact_id = contact_id or attempt.deps.contact_ids.get(customer.id)
     if contact_id is None:
         finder = xero.find_contact_by_name if lookup.field == "Name" else xero.find_contact_by_number
         found = await asyncio.to_thread(finder, lookup.value)
@@ -374,9 +388,11 @@ async def _resolve_contact(attempt: SyncAttempt) -> str | None:
                 return None
             contact_id = await _create_contact(attempt, xero)
             await dataverse.update_customer_xero(customer.kind, customer.id, xero_contact_id=contact_id)
+            attempt.deps.contact_ids[customer.id] = contact_id
             return contact_id
         contact_id = found.contact_id
         await dataverse.update_customer_xero(customer.kind, customer.id, xero_contact_id=contact_id)
+        attempt.deps.contact_ids[customer.id] = contact_id
     if contacts.should_update_contact(connection, just_created=False):
         await asyncio.to_thread(
             xero.update_contact,

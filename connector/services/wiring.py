@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from connector.adapters.blob import blob_service_from_settings
-from connector.adapters.dataverse import client_from_settings
+from connector.adapters.dataverse_auth import credential_from_settings
+from connector.adapters.dataverse_cached import ConnectionCachingDataverseClient
 from connector.adapters.rate_limit import blob_rate_limiter
 from connector.adapters.token_store import BlobTokenStore
 from connector.adapters.xero import XeroClient, XeroClientFactory
@@ -36,7 +37,9 @@ def utc_now() -> datetime:
 def build_handlers(settings: Settings, queues: QueueSender) -> Handlers:
     from connector.runtime import Handlers, max_dequeue_count
 
-    dataverse = client_from_settings(settings)
+    dataverse = ConnectionCachingDataverseClient(
+        settings.dataverse_url, credential_from_settings(settings), prefix=settings.dataverse_publisher_prefix
+    )
     blobs = blob_service_from_settings(settings)
     limiter = blob_rate_limiter(blobs)
     xero_clients = XeroClientFactory(

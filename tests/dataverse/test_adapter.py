@@ -12,6 +12,7 @@ import pytest
 
 from connector.adapters.dataverse import DataverseClient
 from connector.adapters.dataverse_auth import StaticTokenCredential
+from connector.adapters.dataverse_cached import ConnectionCachingDataverseClient
 from connector.domain.dynamics import ExportStatus, InvoiceState, SyncAction, SyncHistoryEntry, SyncOutcome
 from connector.errors import AuthorisationError, ConcurrencyConflictError, NotFoundError, RateLimitedError
 from devstack.dataverse.testing import DataverseEmulatorHandle
@@ -287,3 +288,20 @@ async def test_i1_backfill_creates_missing_details_once(
     for invoice_id in invoices:
         details = await client.get_xero_details(invoice_id)
         assert details is not None and details.connection_id == connection.id
+
+
+async def test_connection_reads_are_cached_for_a_minute(
+    dv: DataverseEmulatorHandle, client: DataverseClient, provisioned: dict[str, Any]
+) -> None:
+    created = await client.create_connection("Cached", "tenant-cached")
+    now = [0.0]
+    async with ConnectionCachingDataverseClient(
+        dv.base_url, StaticTokenCredential(dv.token), clock=lambda: now[0]
+    ) as cached:
+        for _ in range(3):
+            assert (await cached.get_connection(created.id)).tenant_id == "tenant-cached"
+            assert (await cached.get_connection_by_tenant_id("tenant-cached")) is not None
+        assert cached.calls["GET"] == 2
+        now[0] = 61.0
+        await cached.get_connection(created.id)
+        assert cached.calls["GET"] == 3

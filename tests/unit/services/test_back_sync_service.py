@@ -332,3 +332,11 @@ async def test_b2_partial_payment_record_survives_a_failure_after_it() -> None:
 
     assert s.history() == ["Paid NZD 40.00 of NZD 115.00, due NZD 75.00 by 2026-12-01."]
     assert s.world.dataverse.balances[("account", s.customer.id)] == (Decimal("75.00"), Decimal(0))
+
+
+async def test_b5_invoice_create_events_cost_no_call() -> None:
+    s = setup()
+    created = event(s.xero_invoice.invoice_id).model_copy(update={"event_type": "CREATE"})
+    assert await apply_xero_event(created, s.deps) == EventResult.IGNORED
+    assert s.world.dataverse.calls == {}
+    assert s.world.xero.calls == {}

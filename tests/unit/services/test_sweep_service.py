@@ -6,8 +6,11 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
 from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.domain.messages import SweepMessage
+from connector.errors import RateLimitedError
 from connector.services.sweep import SweepDependencies, sweep
 from tests.unit.domain import factories as f
 from tests.unit.services.test_sync_invoice_service import NOW, World, invoice, make_world
@@ -82,3 +85,36 @@ async def test_connection_needing_reconnection_is_skipped() -> None:
     backlog(world, 2)
     assert await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps)) == {}
     assert world.xero.calls == {}
+
+
+async def test_i5_backlog_looks_each_customer_up_once() -> None:
+    world = make_world()
+    for index in range(3):
+        world.xero.add_contact(f"Customer {index}")
+    ids = backlog(world, 30)
+    for invoice_id in ids:  # the backlog's customers have no remembered Xero ContactID yet
+        current = world.dataverse.invoices[invoice_id]
+        world.dataverse.invoices[invoice_id] = current.model_copy(
+            update={"customer": current.customer.model_copy(update={"xero_contact_id": None})}
+        )
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 30}
+    assert world.xero.calls["find_contact_by_name"] == 3
+    assert sum(world.xero.calls.values()) == 4  # three lookups and one batch
+
+
+async def test_o3_rate_limit_mid_batch_releases_every_claim() -> None:
+    world = make_world()
+    ids = backlog(world, 4)
+
+    def limited(*_: object) -> None:
+        raise RateLimitedError("minute limit", retry_after=20, problem="minute")
+
+    world.xero.create_invoices = limited  # type: ignore[method-assign,assignment]
+    with pytest.raises(RateLimitedError):
+        await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    # A 429 means nothing was created: claims are cleared, so the next sweep neither waits nor looks up.
+    assert [world.dataverse.details[i].export_status for i in ids] == [ExportStatus.NO] * 4
+    assert [
+        (world.dataverse.details[i].claimed_until, world.dataverse.details[i].claimed_by) for i in ids
+    ] == [(None, None)] * 4
