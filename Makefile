@@ -42,7 +42,7 @@ demo: deps
 	$(PY) -m devstack demo $(ARGS)
 
 bench: deps
-	$(PY) -m devstack.bench $(ARGS)
+	$(PY) -m devstack.bench sync $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .devstack .pytest_cache .mypy_cache .ruff_cache
