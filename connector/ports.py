@@ -151,3 +151,7 @@ class DataverseSweepPort(Protocol):
     async def list_eligible_invoice_ids(
         self, connection_id: UUID, today: date, page_size: int = 500
     ) -> list[UUID]: ...
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]: ...

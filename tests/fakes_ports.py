@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -87,6 +87,12 @@ class FakeDataverse:
             and invoice.date_delivered <= today
             and invoice.state == 0
         ]
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]:
+        self.calls["list_recent_invoice_ids_without_xero_details"] += 1
+        return [i.id for i in self.invoices.values() if i.id not in self.details and i.state == 0]
 
     async def get_default_connection(self) -> ConnectionSettings | None:
         self.calls["get_default_connection"] += 1

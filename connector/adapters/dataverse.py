@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -246,6 +246,21 @@ class DataverseClient:
         params = {
             "$select": "invoiceid",
             "$expand": f"{details}($select={self.schema.table('xero_details').primary_id})",
+            "$orderby": "createdon",
+        }
+        rows = await self.list_all("invoices", params, page_size)
+        return [UUID(str(row["invoiceid"])) for row in rows if not row.get(details)]
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]:
+        """I2: active invoices created since `created_since` whose webhook never reached the sync path
+        (so no Xero details record was made). Older ones are the backfill command's job."""
+        details = self.schema.lookup("details_invoice").relationship
+        params = {
+            "$select": "invoiceid",
+            "$expand": f"{details}($select={self.schema.table('xero_details').primary_id})",
+            "$filter": f"createdon ge {created_since.strftime('%Y-%m-%dT%H:%M:%SZ')} and statecode eq 0",
             "$orderby": "createdon",
         }
         rows = await self.list_all("invoices", params, page_size)

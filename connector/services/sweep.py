@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
@@ -18,6 +19,8 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.sweep")
 
 Reconcile = Callable[[ConnectionSettings], Awaitable[object]]
+# New invoices are looked at for this long; older ones without Xero details are the backfill's job.
+MISSED_INVOICE_WINDOW = timedelta(days=2)
 
 
 @dataclass
@@ -34,6 +37,7 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     else:
         connections = await deps.dataverse.list_connections()
     totals: Counter[str] = Counter()
+    await _set_up_missed_invoices(message, deps)
     for connection in connections:
         if connection.needs_reconnect:
             log_step(
@@ -52,6 +56,23 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             # One organisation's lost authorisation must not stop the others; history says so per invoice.
             log_step(logger, "sweep.unauthorised", logging.ERROR, connection=connection.name)
     return totals
+
+
+async def _set_up_missed_invoices(message: SweepMessage, deps: SweepDependencies) -> None:
+    """I1 for new invoices whose webhooks were all lost: create their Xero details (and default
+    connection), so the eligible-invoice listing below finds them."""
+    since = deps.sync.clock() - MISSED_INVOICE_WINDOW
+    for invoice_id in await deps.dataverse.list_recent_invoice_ids_without_xero_details(since):
+        await load_attempt(
+            InvoiceSyncMessage(
+                invoice_id=invoice_id,
+                organization="",
+                message_name="Sweep",
+                correlation_id=message.correlation_id,
+                event_time=message.scheduled_for,
+            ),
+            deps.sync,
+        )
 
 
 async def _sweep_connection(

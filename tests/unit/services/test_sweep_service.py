@@ -118,3 +118,12 @@ async def test_o3_rate_limit_mid_batch_releases_every_claim() -> None:
     assert [
         (world.dataverse.details[i].claimed_until, world.dataverse.details[i].claimed_by) for i in ids
     ] == [(None, None)] * 4
+
+
+async def test_i1_sweep_sets_up_new_invoices_whose_webhooks_were_all_lost() -> None:
+    world = make_world()
+    world.dataverse.add(invoice(customer=f.customer(xero_contact_id="c-1"), connection_id=None), None)
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 1}
+    assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.YES
+    assert world.dataverse.invoices[f.INVOICE_ID].connection_id == f.CONNECTION_ID
