@@ -98,6 +98,25 @@ def xero_details(invoice_id: str | UUID) -> XeroDetails | None:
     return result
 
 
+def sync_history(invoice_id: str | UUID) -> list[str]:
+    """The invoice's sync-history details, oldest first (kept by invoice id, even after a delete)."""
+    prefix = get_settings().dataverse_publisher_prefix
+
+    async def work(client: DataverseClient) -> list[str]:
+        rows = await client.get_json(
+            f"{prefix}_synchistories",
+            {
+                "$select": f"{prefix}_detail",
+                "$filter": f"{prefix}_dynamicsinvoiceid eq '{invoice_id}'",
+                "$orderby": f"{prefix}_occurredon asc,createdon asc",
+            },
+        )
+        return [str(row[f"{prefix}_detail"]) for row in rows["value"]]
+
+    result: list[str] = run(work)
+    return result
+
+
 def invoice_state(invoice_id: str | UUID) -> tuple[int, int]:
     """statecode and statuscode of a Dynamics invoice."""
 

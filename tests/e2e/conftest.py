@@ -11,7 +11,7 @@ from devstack.scenario import Scenario, set_up
 
 
 @pytest.fixture
-def scenario(monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
+def scenario(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
     """A fresh platform per test: e2e tests change state on every side."""
     # The platform writes its endpoints into the environment; monkeypatch restores it afterwards.
     for name in (
@@ -27,9 +27,14 @@ def scenario(monkeypatch: pytest.MonkeyPatch) -> Iterator[Scenario]:
     monkeypatch.setenv("DATAVERSE_WEBHOOK_SECRET", "local-dataverse-webhook-secret")
     monkeypatch.setenv("XERO_CLIENT_ID", "local-xero-client")
     monkeypatch.setenv("XERO_CLIENT_SECRET", "local-xero-secret")
+    monkeypatch.setenv("XERO_TIMEOUT_SECONDS", "2")  # so "commit then time out" is felt quickly
+    for marker in request.node.iter_markers("env"):  # @pytest.mark.env(NAME="value") per test
+        for name, value in marker.kwargs.items():
+            monkeypatch.setenv(name, value)
     platform = LocalPlatform(ports=PlatformPorts.free()).start()
     try:
-        yield set_up(platform)
+        settings = {k: v for m in request.node.iter_markers("connection") for k, v in m.kwargs.items()}
+        yield set_up(platform, connection_settings=settings)
     finally:
         platform.stop()
         from connector.runtime import use_runtime

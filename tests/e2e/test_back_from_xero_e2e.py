@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connector.domain.dynamics import ExportStatus, XeroDetails
-from devstack.scenario import Scenario, invoice_state, wait_for, xero_details
+from devstack.scenario import Scenario, invoice_state, sync_history, wait_for, xero_details
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +150,79 @@ def test_b4_reconcile_catches_a_lost_webhook(scenario: Scenario) -> None:
     )
     assert sweep.status_code == 202
     wait_for(lambda: invoice_state(invoice_id) == PAID)
+
+
+def approved_and_seen(scenario: Scenario) -> tuple[str, XeroDetails]:
+    xero = scenario.platform.xero
+    assert xero is not None
+    invoice_id, details = synced_invoice(scenario)
+    assert details.xero_invoice_id is not None
+    xero.approve(scenario.tenant_id, details.xero_invoice_id)
+    wait_for(lambda: (d := xero_details(invoice_id)) and d.xero_status == "AUTHORISED")
+    return invoice_id, details
+
+
+def test_x1_cancel_of_a_paid_invoice_changes_nothing_in_xero(scenario: Scenario) -> None:
+    xero, dataverse = scenario.platform.xero, scenario.platform.dataverse
+    assert xero is not None and dataverse is not None
+    invoice_id, details = approved_and_seen(scenario)
+    assert details.xero_invoice_id is not None
+    xero.pay(scenario.tenant_id, details.xero_invoice_id)
+    wait_for(lambda: invoice_state(invoice_id) == PAID)
+    # Paid invoices are read-only in Dynamics: cancelling one is reactivate-then-cancel in real life;
+    # the emulator's Sales UI lets the cancel through, and the connector must leave Xero alone.
+    dataverse.ui_cancel(invoice_id)
+    wait_for(lambda: "The Invoice is fully paid in Xero" in " ".join(sync_history(invoice_id)))
+    assert credit_notes(scenario) == []
+    assert xero_invoice(scenario, details.xero_invoice_id)["Status"] == "PAID"
+
+
+def test_x1_cancel_of_a_part_paid_invoice_makes_an_unallocated_credit_note(scenario: Scenario) -> None:
+    xero, dataverse = scenario.platform.xero, scenario.platform.dataverse
+    assert xero is not None and dataverse is not None
+    invoice_id, details = approved_and_seen(scenario)
+    assert details.xero_invoice_id is not None
+    xero.pay(scenario.tenant_id, details.xero_invoice_id, "40.00")
+    wait_for(lambda: (d := xero_details(invoice_id)) and d.amount_paid == Decimal("40.00"))
+    dataverse.ui_cancel(invoice_id)
+    wait_for(lambda: (d := xero_details(invoice_id)) and d.credit_note_id)
+    time.sleep(1)  # both cancel messages (Update and SetStateDynamicEntity) have been handled
+    [note] = credit_notes(scenario)
+    assert Decimal(str(note["RemainingCredit"])) == Decimal(str(note["Total"])) == Decimal("115.00")
+    assert xero_invoice(scenario, details.xero_invoice_id)["AmountDue"] == Decimal("75.00")
+    assert any("allocate" in line.lower() for line in sync_history(invoice_id))
+
+
+@pytest.mark.connection(create_credit_note_on_cancel=False)
+def test_x1_cancel_with_the_setting_off_leaves_xero_alone(scenario: Scenario) -> None:
+    dataverse = scenario.platform.dataverse
+    assert dataverse is not None
+    invoice_id, details = approved_and_seen(scenario)
+    assert details.xero_invoice_id is not None
+    dataverse.ui_cancel(invoice_id)
+    wait_for(lambda: any("credit note" in line.lower() for line in sync_history(invoice_id)))
+    assert credit_notes(scenario) == []
+    assert xero_invoice(scenario, details.xero_invoice_id)["Status"] == "AUTHORISED"
+
+
+def test_x2_delete_of_a_draft_deletes_it_in_xero(scenario: Scenario) -> None:
+    dataverse = scenario.platform.dataverse
+    assert dataverse is not None
+    invoice_id, details = synced_invoice(scenario)
+    assert details.xero_invoice_id is not None
+    dataverse.ui_delete(invoice_id)
+    wait_for(lambda: xero_invoice(scenario, details.xero_invoice_id)["Status"] == "DELETED")
+
+
+def test_x2_delete_of_a_paid_invoice_needs_attention_and_changes_nothing(
+    scenario: Scenario, caplog: pytest.LogCaptureFixture
+) -> None:
+    xero, dataverse = scenario.platform.xero, scenario.platform.dataverse
+    assert xero is not None and dataverse is not None
+    invoice_id, details = approved_and_seen(scenario)
+    assert details.xero_invoice_id is not None
+    xero.pay(scenario.tenant_id, details.xero_invoice_id, "40.00")
+    wait_for(lambda: (d := xero_details(invoice_id)) and d.amount_paid == Decimal("40.00"))
+    dataverse.ui_delete(invoice_id)
+    wait_for(lambda: "invoice_delete_needs_attention" in caplog.text)
+    assert xero_invoice(scenario, details.xero_invoice_id)["Status"] == "AUTHORISED"
