@@ -23,6 +23,7 @@ from connector.settings import Settings
 from connector.telemetry import get_logger, log_step
 
 bp = func.Blueprint()
+CREATE_DELAY_SECONDS = 2
 logger = get_logger("entrypoints.dataverse_webhook")
 
 
@@ -71,7 +72,12 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
 
     settings = runtime.settings
     queue = settings.invoice_sync_queue if routed.queue == "sync" else settings.invoice_cancel_queue
-    await asyncio.to_thread(runtime.queues.send, queue, routed.message.model_dump_json())
+    # A new invoice has no lines yet: its line events follow at once and do the work. Holding the Create
+    # back a moment lets them set it up first, instead of racing it for the same records.
+    delay = CREATE_DELAY_SECONDS if routed.message.message_name == "Create" else None
+    await asyncio.to_thread(
+        runtime.queues.send, queue, routed.message.model_dump_json(), visibility_timeout=delay
+    )
     log_step(
         logger,
         "dataverse_webhook.enqueued",

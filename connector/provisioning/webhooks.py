@@ -15,16 +15,17 @@ STAGE_POST_OPERATION = 40
 MODE_ASYNC = 1
 IMAGE_PRE = 0
 IMAGE_POST = 1
+# What can make an unsynced invoice eligible or change what is sent. Not duedate or totaltax: the
+# connector writes Xero's figures there (I7), and each such write would come back as a webhook of its own.
+# Changes to a synced invoice travel through export status "Ready to update" (the Xero details step).
 STANDARD_UPDATE_COLUMNS = (
     "name",
     "invoicenumber",
     "description",
     "datedelivered",
-    "duedate",
     "customerid",
     "transactioncurrencyid",
     "totalamount",
-    "totaltax",
     "statecode",
     "statuscode",
 )

@@ -101,6 +101,7 @@ async def test_dataverse_create_with_function_code_is_enqueued_on_invoice_sync(
     )
     assert response.status_code == 202
     assert [m.queue for m in queues.sent] == ["invoice-sync"]
+    assert queues.sent[0].visibility_timeout == 2  # the new invoice's line events go first
     message = parse_message(queues.sent[0].body)
     assert isinstance(message, InvoiceSyncMessage)
     assert str(message.invoice_id) == payloads.INVOICE_ID
@@ -116,7 +117,7 @@ async def test_dataverse_shared_secret_header_is_accepted(queues: FakeQueueSende
         ),
     )
     assert response.status_code == 202
-    assert [m.queue for m in queues.sent] == ["invoice-cancel"]
+    assert [(m.queue, m.visibility_timeout) for m in queues.sent] == [("invoice-cancel", None)]
     assert isinstance(parse_message(queues.sent[0].body), InvoiceCancelMessage)
 
 
