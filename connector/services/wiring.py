@@ -22,12 +22,9 @@ from connector.services.sweep import SweepDependencies, sweep
 from connector.services.sync_invoice import SyncDependencies, sync_gave_up, sync_invoice
 from connector.services.watermarks import blob_watermark_store
 from connector.settings import Settings
-from connector.telemetry import get_logger
 
 if TYPE_CHECKING:
     from connector.runtime import Handlers
-
-logger = get_logger("services.wiring")
 
 
 def utc_now() -> datetime:
