@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.provisioning.schema import INVOICE_TYPE_VALUES
 from connector.settings import get_settings
 from devstack.platform import LocalPlatform
-from devstack.scenario import Scenario, run, set_up, wait_for
+from devstack.scenario import Scenario, run, set_up, sync_history, wait_for
 
 # Wide enough for the table even when output is not a terminal (CI logs, pipes).
 console = Console(width=200)
@@ -242,6 +243,135 @@ def report(scenario: Scenario, cases: list[Case]) -> Table:
     return table
 
 
+@dataclass
+class XeroSideAction:
+    """What a Xero (or Dynamics) user does to one of the synced invoices, and when it has landed."""
+
+    title: str
+    case: Case
+    act: Callable[[], object]
+    landed: Callable[[XeroDetails | None, tuple[int, int]], bool]
+
+
+def xero_side(scenario: Scenario, cases: list[Case]) -> list[XeroSideAction]:
+    """B2 and X1–X2 on the local stack: payments in Xero, a cancel after approval, a cancel of a draft,
+    a delete of an approved invoice."""
+    xero, dataverse = scenario.platform.xero, scenario.platform.dataverse
+    assert xero is not None and dataverse is not None
+    by_title = {case.title: case for case in cases}
+    found = statuses(cases)
+    tenant = scenario.tenant_id
+
+    def xero_id(case: Case) -> str:
+        details = found[case.invoice_id]
+        assert details is not None and details.xero_invoice_id is not None
+        return details.xero_invoice_id
+
+    def pay(case: Case, amount: str | None) -> Callable[[], object]:
+        def act() -> None:
+            xero.approve(tenant, xero_id(case))
+            xero.pay(tenant, xero_id(case), amount)
+
+        return act
+
+    def approve_then(case: Case, dynamics_action: Callable[[str], object]) -> Callable[[], object]:
+        def act() -> None:
+            xero.approve(tenant, xero_id(case))  # the cancel and delete handlers read Xero's own status
+            dynamics_action(case.invoice_id)
+
+        return act
+
+    return [
+        XeroSideAction(
+            "Approved and paid in full in Xero",
+            by_title["Existing products"],
+            pay(by_title["Existing products"], None),
+            lambda d, state: state == (2, 100001),
+        ),
+        XeroSideAction(
+            "Approved and paid NZD 500.00 in Xero",
+            by_title["Write-in products"],
+            pay(by_title["Write-in products"], "500.00"),
+            lambda d, state: d is not None and d.amount_paid == Decimal("500.00"),
+        ),
+        XeroSideAction(
+            "Approved in Xero, then cancelled in Dynamics",
+            by_title["Note line"],
+            approve_then(by_title["Note line"], dataverse.ui_cancel),
+            lambda d, state: d is not None and bool(d.credit_note_id) and d.amount_due == 0,
+        ),
+        XeroSideAction(
+            "Cancelled in Dynamics while a draft",
+            by_title["Bundle"],
+            lambda: dataverse.ui_cancel(by_title["Bundle"].invoice_id),
+            lambda d, state: d is not None and d.xero_status == "DELETED",
+        ),
+        XeroSideAction(
+            "Approved in Xero, then deleted in Dynamics",
+            by_title["New customer (contact created)"],
+            approve_then(by_title["New customer (contact created)"], dataverse.ui_delete),
+            lambda d, state: d is not None and d.xero_status == "VOIDED",
+        ),
+    ]
+
+
+def dynamics_state(invoice_id: str) -> tuple[int, int]:
+    from devstack.scenario import invoice_state
+
+    try:
+        return invoice_state(invoice_id)
+    except Exception:  # deleted in Dynamics
+        return (-1, -1)
+
+
+def xero_status_of(scenario: Scenario, xero_invoice_id: str | None) -> str:
+    assert scenario.platform.xero is not None
+    invoice = scenario.platform.xero.state.tenants[scenario.tenant_id].invoices.get(xero_invoice_id or "")
+    return str(invoice["Status"]) if invoice else "—"
+
+
+def landed(scenario: Scenario, action: XeroSideAction) -> bool:
+    details = statuses([action.case])[action.case.invoice_id]
+    if details is not None and action.title.endswith(("draft", "deleted in Dynamics")):
+        # Xero details keep what the connector last wrote; deletes and voids are read from Xero itself.
+        details = details.model_copy(
+            update={"xero_status": xero_status_of(scenario, details.xero_invoice_id)}
+        )
+    return action.landed(details, dynamics_state(action.case.invoice_id))
+
+
+STATE_WORDS = {(0, 1): "Active", (2, 100001): "Paid", (3, 100003): "Canceled", (-1, -1): "Deleted"}
+
+
+def xero_side_report(scenario: Scenario, actions: list[XeroSideAction]) -> Table:
+    table = Table(title="Back from Xero, cancellations and deletions", show_lines=True)
+    for column in (
+        "Invoice",
+        "What happened",
+        "Xero status",
+        "Amount due",
+        "Credit note",
+        "Dynamics",
+        "Last sync history",
+    ):
+        table.add_column(column, overflow="fold")
+    found = statuses([action.case for action in actions])
+    for action in actions:
+        details = found[action.case.invoice_id]
+        state = dynamics_state(action.case.invoice_id)
+        history = sync_history(action.case.invoice_id)
+        table.add_row(
+            action.case.title,
+            action.title,
+            xero_status_of(scenario, details.xero_invoice_id if details else None),
+            f"{details.amount_due:,.2f}" if details and details.amount_due is not None else "—",
+            (details.credit_note_number or details.credit_note_id or "—") if details else "—",
+            STATE_WORDS.get(state, str(state)),
+            history[-1] if history else "—",
+        )
+    return table
+
+
 def run_demo(keep: bool = False) -> int:
     started = time.monotonic()
     with LocalPlatform() as platform:
@@ -266,6 +396,23 @@ def run_demo(keep: bool = False) -> int:
             console.print("[red]The demo did not reach the expected results in time.[/red]")
             return 1
         console.print(report(scenario, cases))
+        console.print(
+            "Now as users in Xero and Dynamics: payments, an approval then a cancel, a cancelled "
+            "draft, a delete…"
+        )
+        actions = xero_side(scenario, cases)
+        for action in actions:
+            action.act()
+        try:
+            # The connector keeps inside Xero's 60 calls a minute: by now the demo has used most of this
+            # minute's budget, so some of these wait for the next one, as they would in production.
+            console.print("(staying inside Xero's 60 calls/minute: some of this waits for the next minute)")
+            wait_for(lambda: all(landed(scenario, action) for action in actions), timeout=150, interval=0.5)
+        except TimeoutError:
+            console.print(xero_side_report(scenario, actions))
+            console.print("[red]The Xero side did not reach the expected results in time.[/red]")
+            return 1
+        console.print(xero_side_report(scenario, actions))
         console.print(f"Done in {time.monotonic() - started:.1f}s.")
         if keep:
             stop = threading.Event()

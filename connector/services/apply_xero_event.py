@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,7 +27,7 @@ from connector.domain.sync import history
 from connector.domain.sync.back_sync import BackSync, back_sync
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
-from connector.errors import NotFoundError
+from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
 from connector.ports import Clock
 from connector.services.back_ports import BackSyncDataversePort, BackSyncXeroForConnection, BackSyncXeroPort
 from connector.telemetry import get_logger, log_step
@@ -103,15 +104,18 @@ async def _reread_and_apply(
     message: XeroEventMessage,
 ) -> EventResult:
     xero = deps.xero_for(connection)
+
+    async def read_xero() -> XeroInvoice:
+        return await asyncio.to_thread(xero.get_invoice, xero_invoice_id)
+
     try:
-        xero_invoice = await asyncio.to_thread(xero.get_invoice, xero_invoice_id)
+        return await apply_invoice_update(read_xero, details, connection, deps, message.correlation_id)
     except NotFoundError:
         return _ignored(message, "invoice no longer in Xero")
-    return await apply_invoice_update(xero_invoice, details, connection, deps, message.correlation_id)
 
 
 async def apply_invoice_update(
-    xero_invoice: XeroInvoice,
+    xero_source: XeroInvoice | Callable[[], Awaitable[XeroInvoice]],
     details: XeroDetails,
     connection: ConnectionSettings,
     deps: BackSyncDependencies,
@@ -132,6 +136,9 @@ async def apply_invoice_update(
             details = snapshot.xero_details or details  # the freshest copy we can get
         except NotFoundError:
             invoice = None  # deleted in Dynamics: keep Xero details current, nothing else
+    # Read Xero only now, after the Xero details: two events handled at once can then never write an
+    # older Xero state over a newer one (the details write below is conditional on their ETag).
+    xero_invoice = xero_source if isinstance(xero_source, XeroInvoice) else await xero_source()
     decision = back_sync(
         details,
         xero_invoice,
@@ -152,7 +159,10 @@ async def apply_invoice_update(
     if wrote or mark_paid:
         await _refresh_invoice_customer(dataverse, xero, invoice, xero_invoice)
     if changes:
-        await dataverse.update_xero_details(details.id, changes, None)
+        try:
+            await dataverse.update_xero_details(details.id, changes, details.etag)
+        except ConcurrencyConflictError:
+            raise RetryableError("Xero details changed while this event was applied; retrying") from None
     if invoice is None:
         result = EventResult.UPDATED if wrote else EventResult.UNCHANGED
         return _done(result, details, xero_invoice, changes, connection, correlation_id)

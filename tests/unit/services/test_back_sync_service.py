@@ -12,7 +12,12 @@ from connector.domain.dynamics import Customer, Invoice, InvoiceState, InvoiceSt
 from connector.domain.messages import XeroEventMessage
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import RetryableError
-from connector.services.apply_xero_event import BackSyncDependencies, EventResult, apply_xero_event
+from connector.services.apply_xero_event import (
+    BackSyncDependencies,
+    EventResult,
+    apply_invoice_update,
+    apply_xero_event,
+)
 from tests.fakes_back import TENANT_ID, BackWorld, back_world, details_for
 from tests.unit.domain import factories as f
 
@@ -340,3 +345,21 @@ async def test_b5_invoice_create_events_cost_no_call() -> None:
     assert await apply_xero_event(created, s.deps) == EventResult.IGNORED
     assert s.world.dataverse.calls == {}
     assert s.world.xero.calls == {}
+
+
+async def test_b2_concurrent_events_never_write_an_older_xero_state_over_a_newer_one() -> None:
+    s = setup(online_url="https://in.xero.com/known")
+    stale = s.world.xero.get_invoice(s.xero_invoice.invoice_id)  # read by a slower handler: nothing paid
+    s.world.xero.pay(s.xero_invoice.invoice_id, Decimal("40.00"))
+    assert await apply_xero_event(event(s.xero_invoice.invoice_id), s.deps) == EventResult.UPDATED
+
+    async def slow_reader() -> XeroInvoice:
+        # The other handler's write lands while this one is still reading Xero.
+        s.world.xero.pay(s.xero_invoice.invoice_id, Decimal("10.00"))
+        assert await apply_xero_event(event(s.xero_invoice.invoice_id, n=2), s.deps) == EventResult.UPDATED
+        return stale
+
+    details = s.world.dataverse.details[f.INVOICE_ID]
+    with pytest.raises(RetryableError):
+        await apply_invoice_update(slow_reader, details, s.world.connection, s.deps, "event-3")
+    assert s.world.dataverse.details[f.INVOICE_ID].amount_paid == Decimal("50.00")  # not rolled back
