@@ -70,6 +70,11 @@ class DataverseSyncPort(Protocol):
 
     async def create_xero_details(self, invoice_id: UUID, connection_id: UUID) -> XeroDetails: ...
 
+    async def set_up_invoice(
+        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+    ) -> XeroDetails:
+        """I1: create the Xero details record and, when asked, set the invoice's connection."""
+
     async def update_xero_details(
         self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
     ) -> str: ...

@@ -123,6 +123,21 @@ class FakeDataverse:
         self.details[invoice_id] = current.model_copy(update={**changes, "etag": etag})
         return etag
 
+    async def set_up_invoice(
+        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+    ) -> XeroDetails:
+        """One call, as the real adapter's $batch."""
+        self.calls["set_up_invoice"] += 1
+        if set_connection:
+            self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+                update={"connection_id": connection_id}
+            )
+        if invoice_id not in self.details:
+            self.details[invoice_id] = XeroDetails(
+                id=uuid.uuid4(), invoice_id=invoice_id, connection_id=connection_id, etag='W/"1"'
+            )
+        return self.details[invoice_id]
+
     async def add_sync_history(self, entry: SyncHistoryEntry) -> None:
         self.calls["add_sync_history"] += 1
         self.history.append(entry)

@@ -267,9 +267,9 @@ class DataverseClient:
         return [UUID(str(row["invoiceid"])) for row in rows if not row.get(details)]
 
     # ---- Xero details ---------------------------------------------------------------------------
-    async def create_xero_details(self, invoice_id: UUID, connection_id: UUID | None) -> XeroDetails:
-        """One record per invoice, even when several workers create it at once: its id is derived from
-        the invoice id and it is written as an upsert that refuses to overwrite (If-None-Match: *)."""
+    def _xero_details_upsert(self, invoice_id: UUID, connection_id: UUID | None) -> ChangeOperation:
+        """Create-only upsert of an invoice's Xero details, at an id derived from the invoice id, so that
+        concurrent creates converge on one record (If-None-Match: * refuses to overwrite)."""
         table = self.schema.table("xero_details")
         body = xero_details_body(
             self.schema,
@@ -277,12 +277,28 @@ class DataverseClient:
         )
         body[table.primary_name] = f"Xero details {invoice_id}"
         details_id = uuid.uuid5(XERO_DETAILS_NAMESPACE, str(invoice_id))
+        return ChangeOperation(
+            "PATCH",
+            f"{table.entity_set}({details_id})",
+            body,
+            headers={**REPRESENTATION, "If-None-Match": "*"},
+        )
+
+    def _invoice_connection_change(self, invoice_id: UUID, connection_id: UUID) -> ChangeOperation:
+        nav = self.schema.lookup("invoice_connection").schema_name
+        entity_set = self.schema.table("connection").entity_set
+        body = {f"{nav}@odata.bind": f"/{entity_set}({connection_id})"}
+        return ChangeOperation("PATCH", f"invoices({invoice_id})", body, "*")
+
+    async def create_xero_details(self, invoice_id: UUID, connection_id: UUID | None) -> XeroDetails:
+        """One record per invoice, even when several workers create it at once."""
+        operation = self._xero_details_upsert(invoice_id, connection_id)
         try:
             response = await self.transport.send(
                 "PATCH",
-                f"{table.entity_set}({details_id})",
-                json_body=body,
-                headers={**REPRESENTATION, "If-None-Match": "*"},
+                operation.path,
+                json_body=operation.body,
+                headers=dict(operation.headers),
                 params={"$select": ",".join(xero_details_columns(self.schema))},
             )
         except ConcurrencyConflictError:
@@ -291,6 +307,27 @@ class DataverseClient:
                 raise
             return existing
         return xero_details_from_json(self.schema, parse_json(response))
+
+    async def set_up_invoice(
+        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+    ) -> XeroDetails:
+        """I1 in one round trip: the Xero details record and, when the invoice has none, its connection."""
+        if not set_connection:
+            return await self.create_xero_details(invoice_id, connection_id)
+        operations = [
+            self._xero_details_upsert(invoice_id, connection_id),
+            self._invoice_connection_change(invoice_id, connection_id),
+        ]
+        try:
+            results = await self.execute_change_set(operations)
+        except ConcurrencyConflictError:
+            results = []  # another worker set it up a moment ago (the change set rolled back as a whole)
+        if results and isinstance(results[0].body, dict) and results[0].body.get("@odata.etag"):
+            return xero_details_from_json(self.schema, results[0].body)
+        existing = await self.get_xero_details(invoice_id)
+        if existing is None:
+            raise NotFoundError(f"no Xero details for invoice {invoice_id} after setting it up")
+        return existing
 
     async def get_xero_details(self, invoice_id: UUID) -> XeroDetails | None:
         """Found by the invoice lookup, or by the plain-text copy when the invoice has been deleted."""

@@ -126,10 +126,14 @@ async def load_attempt(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
         log_step(logger, "sync.no_connection", logging.WARNING, invoice_id=invoice.id)
         return SyncResult.NOT_ELIGIBLE
     if details is None:
-        # I1: the Xero details record is created by the sync path, with the invoice's connection.
-        details = await dataverse.create_xero_details(invoice.id, connection.id)
-    if invoice.connection_id is None:
+        # I1: the sync path creates the Xero details record and gives a new invoice the default
+        # connection, in one round trip.
+        details = await dataverse.set_up_invoice(
+            invoice.id, connection.id, set_connection=invoice.connection_id is None
+        )
+    elif invoice.connection_id is None:
         await dataverse.set_invoice_connection(invoice.id, connection.id)
+    if invoice.connection_id is None:
         invoice = invoice.model_copy(update={"connection_id": connection.id})
 
     ctx = history.HistoryContext(

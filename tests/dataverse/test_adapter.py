@@ -305,3 +305,22 @@ async def test_connection_reads_are_cached_for_a_minute(
         now[0] = 61.0
         await cached.get_connection(created.id)
         assert cached.calls["GET"] == 3
+
+
+async def test_i1_set_up_invoice_costs_one_call_and_converges_under_concurrency(
+    dv: DataverseEmulatorHandle, client: DataverseClient, provisioned: dict[str, Any]
+) -> None:
+    connection = await client.create_connection("Setup", "tenant-setup")
+    invoice_id = await _invoice(dv, provisioned)
+    client.calls.clear()
+    details = await client.set_up_invoice(invoice_id, connection.id, set_connection=True)
+    assert sum(client.calls.values()) == 1
+    snapshot = await client.get_invoice_snapshot(invoice_id)
+    assert snapshot.invoice.connection_id == connection.id
+    assert snapshot.xero_details is not None and snapshot.xero_details.id == details.id
+
+    other = await _invoice(dv, provisioned)
+    results = await asyncio.gather(
+        *(client.set_up_invoice(other, connection.id, set_connection=True) for _ in range(3))
+    )
+    assert len({result.id for result in results}) == 1
