@@ -71,9 +71,15 @@ class DataverseSyncPort(Protocol):
     async def create_xero_details(self, invoice_id: UUID, connection_id: UUID) -> XeroDetails: ...
 
     async def set_up_invoice(
-        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+        self,
+        invoice_id: UUID,
+        connection_id: UUID,
+        *,
+        set_connection: bool,
+        claim: Mapping[str, object] | None = None,
     ) -> XeroDetails:
-        """I1: create the Xero details record and, when asked, set the invoice's connection."""
+        """I1: create the Xero details record (already claimed, when `claim` is given) and, when asked,
+        set the invoice's connection. If the record exists, return it as it is."""
 
     async def update_xero_details(
         self, details_id: UUID, changes: Mapping[str, object], if_match: str | None

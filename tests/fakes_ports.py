@@ -124,18 +124,27 @@ class FakeDataverse:
         return etag
 
     async def set_up_invoice(
-        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+        self,
+        invoice_id: UUID,
+        connection_id: UUID,
+        *,
+        set_connection: bool,
+        claim: Mapping[str, object] | None = None,
     ) -> XeroDetails:
         """One call, as the real adapter's $batch."""
         self.calls["set_up_invoice"] += 1
-        if set_connection:
-            self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
-                update={"connection_id": connection_id}
-            )
         if invoice_id not in self.details:
-            self.details[invoice_id] = XeroDetails(
-                id=uuid.uuid4(), invoice_id=invoice_id, connection_id=connection_id, etag='W/"1"'
-            )
+            if set_connection:
+                self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+                    update={"connection_id": connection_id}
+                )
+            values = {
+                "id": uuid.uuid4(),
+                "invoice_id": invoice_id,
+                "connection_id": connection_id,
+                "etag": 'W/"1"',
+            }
+            self.details[invoice_id] = XeroDetails.model_validate({**values, **(claim or {})})
         return self.details[invoice_id]
 
     async def add_sync_history(self, entry: SyncHistoryEntry) -> None:

@@ -267,13 +267,20 @@ class DataverseClient:
         return [UUID(str(row["invoiceid"])) for row in rows if not row.get(details)]
 
     # ---- Xero details ---------------------------------------------------------------------------
-    def _xero_details_upsert(self, invoice_id: UUID, connection_id: UUID | None) -> ChangeOperation:
+    def _xero_details_upsert(
+        self, invoice_id: UUID, connection_id: UUID | None, claim: Mapping[str, object] | None = None
+    ) -> ChangeOperation:
         """Create-only upsert of an invoice's Xero details, at an id derived from the invoice id, so that
         concurrent creates converge on one record (If-None-Match: * refuses to overwrite)."""
         table = self.schema.table("xero_details")
         body = xero_details_body(
             self.schema,
-            {"invoice_id": invoice_id, "connection_id": connection_id, "export_status": ExportStatus.NO},
+            {
+                "invoice_id": invoice_id,
+                "connection_id": connection_id,
+                "export_status": ExportStatus.NO,
+                **(claim or {}),
+            },
         )
         body[table.primary_name] = f"Xero details {invoice_id}"
         details_id = uuid.uuid5(XERO_DETAILS_NAMESPACE, str(invoice_id))
@@ -309,15 +316,18 @@ class DataverseClient:
         return xero_details_from_json(self.schema, parse_json(response))
 
     async def set_up_invoice(
-        self, invoice_id: UUID, connection_id: UUID, *, set_connection: bool
+        self,
+        invoice_id: UUID,
+        connection_id: UUID,
+        *,
+        set_connection: bool,
+        claim: Mapping[str, object] | None = None,
     ) -> XeroDetails:
-        """I1 in one round trip: the Xero details record and, when the invoice has none, its connection."""
-        if not set_connection:
-            return await self.create_xero_details(invoice_id, connection_id)
-        operations = [
-            self._xero_details_upsert(invoice_id, connection_id),
-            self._invoice_connection_change(invoice_id, connection_id),
-        ]
+        """I1 in one round trip: the Xero details record (born claimed when `claim` is given) and, when
+        the invoice has none, its connection. A record someone else just made is returned as it is."""
+        operations = [self._xero_details_upsert(invoice_id, connection_id, claim)]
+        if set_connection:
+            operations.append(self._invoice_connection_change(invoice_id, connection_id))
         try:
             results = await self.execute_change_set(operations)
         except ConcurrencyConflictError:

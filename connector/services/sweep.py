@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
@@ -36,8 +37,7 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
         connections = [await deps.dataverse.get_connection(message.connection_id)]
     else:
         connections = await deps.dataverse.list_connections()
-    totals: Counter[str] = Counter()
-    await _set_up_missed_invoices(message, deps)
+    totals: Counter[str] = await _sync_missed_invoices(message, deps)
     for connection in connections:
         if connection.needs_reconnect:
             log_step(
@@ -58,12 +58,13 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     return totals
 
 
-async def _set_up_missed_invoices(message: SweepMessage, deps: SweepDependencies) -> None:
-    """I1 for new invoices whose webhooks were all lost: create their Xero details (and default
-    connection), so the eligible-invoice listing below finds them."""
+async def _sync_missed_invoices(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
+    """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
+    and send the eligible ones, per connection, in batches."""
     since = deps.sync.clock() - MISSED_INVOICE_WINDOW
+    by_connection: dict[UUID, list[SyncAttempt]] = defaultdict(list)
     for invoice_id in await deps.dataverse.list_recent_invoice_ids_without_xero_details(since):
-        await load_attempt(
+        loaded = await load_attempt(
             InvoiceSyncMessage(
                 invoice_id=invoice_id,
                 organization="",
@@ -73,6 +74,12 @@ async def _set_up_missed_invoices(message: SweepMessage, deps: SweepDependencies
             ),
             deps.sync,
         )
+        if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
+            by_connection[loaded.connection.id].append(loaded)
+    results: Counter[str] = Counter()
+    for attempts in by_connection.values():
+        results.update(result.value for result in await sync_batch(attempts))
+    return results
 
 
 async def _sweep_connection(

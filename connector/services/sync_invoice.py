@@ -87,6 +87,7 @@ class SyncAttempt:
     deps: SyncDependencies
     ctx: history.HistoryContext
     etag: str | None = None
+    claimed_at_setup: bool = False  # the Xero details record was created already claimed by this attempt
 
     @property
     def xero(self) -> XeroSyncPort:
@@ -125,17 +126,6 @@ async def load_attempt(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
     if connection is None:
         log_step(logger, "sync.no_connection", logging.WARNING, invoice_id=invoice.id)
         return SyncResult.NOT_ELIGIBLE
-    if details is None:
-        # I1: the sync path creates the Xero details record and gives a new invoice the default
-        # connection, in one round trip.
-        details = await dataverse.set_up_invoice(
-            invoice.id, connection.id, set_connection=invoice.connection_id is None
-        )
-    elif invoice.connection_id is None:
-        await dataverse.set_invoice_connection(invoice.id, connection.id)
-    if invoice.connection_id is None:
-        invoice = invoice.model_copy(update={"connection_id": connection.id})
-
     ctx = history.HistoryContext(
         invoice_id=invoice.id, at=now, correlation_id=message.correlation_id, connection_id=connection.id
     )
@@ -143,7 +133,26 @@ async def load_attempt(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
     if message.message_name == "Create":
         invoice = await _set_date_delivered(invoice, connection, today, ctx, dataverse)
 
+    claimed_by: str | None = None
+    if details is None:
+        # I1: the sync path creates the Xero details record and gives a new invoice the default
+        # connection, in one round trip; when the invoice can go at once, the record is born claimed.
+        provisional = XeroDetails(id=uuid.uuid4(), invoice_id=invoice.id, connection_id=connection.id)
+        with_connection = invoice.model_copy(update={"connection_id": connection.id})
+        claim: dict[str, object] | None = None
+        if check_eligibility(with_connection, provisional, connection, today).eligible:
+            claimed_by = uuid.uuid4().hex
+            claim = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": claimed_by}
+        details = await dataverse.set_up_invoice(
+            invoice.id, connection.id, set_connection=invoice.connection_id is None, claim=claim
+        )
+    elif invoice.connection_id is None:
+        await dataverse.set_invoice_connection(invoice.id, connection.id)
+    if invoice.connection_id is None:
+        invoice = invoice.model_copy(update={"connection_id": connection.id})
+
     attempt = SyncAttempt(message, invoice, details, connection, now, deps, ctx)
+    attempt.claimed_at_setup = claimed_by is not None and details.claimed_by == claimed_by
     if details.export_status == ExportStatus.READY_TO_UPDATE and details.xero_invoice_id:
         return attempt
     eligibility = check_eligibility(invoice, details, connection, today)
@@ -244,7 +253,7 @@ async def _release(attempt: SyncAttempt, *, create_attempted: bool) -> None:
 
 
 async def _create(attempt: SyncAttempt) -> SyncResult:
-    stale_claim = await _claim(attempt)
+    stale_claim = False if attempt.claimed_at_setup else await _claim(attempt)
     create_attempted = False
     try:
         draft = await _prepare(attempt)
@@ -293,7 +302,7 @@ async def sync_batch(attempts: list[SyncAttempt]) -> list[SyncResult]:
             await _prewarm_items(attempts)
         for attempt in attempts:
             try:
-                stale_claim = await _claim(attempt)
+                stale_claim = False if attempt.claimed_at_setup else await _claim(attempt)
             except ClaimedElsewhereError:
                 continue  # its own message will finish it
             claimed.append(attempt)
