@@ -14,7 +14,13 @@ from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError
 from connector.ports import DataverseSweepPort
-from connector.services.sync_invoice import SyncAttempt, SyncDependencies, load_attempt, sync_batch
+from connector.services.sync_invoice import (
+    SyncAttempt,
+    SyncDependencies,
+    SyncResult,
+    load_attempt,
+    sync_batch,
+)
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sweep")
@@ -58,22 +64,25 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     return totals
 
 
+async def _load(invoice_id: UUID, message: SweepMessage, deps: SweepDependencies) -> SyncAttempt | SyncResult:
+    """Load one invoice as if its own sync message had arrived, from this sweep."""
+    sync_message = InvoiceSyncMessage(
+        invoice_id=invoice_id,
+        organization="",
+        message_name="Sweep",
+        correlation_id=message.correlation_id,
+        event_time=message.scheduled_for,
+    )
+    return await load_attempt(sync_message, deps.sync)
+
+
 async def _sync_missed_invoices(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
     and send the eligible ones, per connection, in batches."""
     since = deps.sync.clock() - MISSED_INVOICE_WINDOW
     by_connection: dict[UUID, list[SyncAttempt]] = defaultdict(list)
     for invoice_id in await deps.dataverse.list_recent_invoice_ids_without_xero_details(since):
-        loaded = await load_attempt(
-            InvoiceSyncMessage(
-                invoice_id=invoice_id,
-                organization="",
-                message_name="Sweep",
-                correlation_id=message.correlation_id,
-                event_time=message.scheduled_for,
-            ),
-            deps.sync,
-        )
+        loaded = await _load(invoice_id, message, deps)
         if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
             by_connection[loaded.connection.id].append(loaded)
     results: Counter[str] = Counter()
@@ -90,16 +99,7 @@ async def _sweep_connection(
     attempts: list[SyncAttempt] = []
     results: Counter[str] = Counter()
     for invoice_id in invoice_ids:
-        loaded = await load_attempt(
-            InvoiceSyncMessage(
-                invoice_id=invoice_id,
-                organization="",
-                message_name="Sweep",
-                correlation_id=message.correlation_id,
-                event_time=message.scheduled_for,
-            ),
-            deps.sync,
-        )
+        loaded = await _load(invoice_id, message, deps)
         if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
             attempts.append(loaded)
         elif not isinstance(loaded, SyncAttempt):
