@@ -21,7 +21,7 @@ from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.provisioning.schema import INVOICE_TYPE_VALUES
 from connector.settings import get_settings
 from devstack.platform import LocalPlatform
-from devstack.scenario import Scenario, run, set_up, sync_history, wait_for
+from devstack.scenario import Scenario, invoice_state, run, set_up, sync_history, wait_for
 
 # Wide enough for the table even when output is not a terminal (CI logs, pipes).
 console = Console(width=200)
@@ -250,7 +250,8 @@ class XeroSideAction:
     title: str
     case: Case
     act: Callable[[], object]
-    landed: Callable[[XeroDetails | None, tuple[int, int]], bool]
+    # (Xero details, Dynamics statecode/statuscode, the invoice's status in Xero itself) → done?
+    landed: Callable[[XeroDetails | None, tuple[int, int], str], bool]
 
 
 def xero_side(scenario: Scenario, cases: list[Case]) -> list[XeroSideAction]:
@@ -286,38 +287,36 @@ def xero_side(scenario: Scenario, cases: list[Case]) -> list[XeroSideAction]:
             "Approved and paid in full in Xero",
             by_title["Existing products"],
             pay(by_title["Existing products"], None),
-            lambda d, state: state == (2, 100001),
+            lambda d, state, status: state == (2, 100001),
         ),
         XeroSideAction(
             "Approved and paid NZD 500.00 in Xero",
             by_title["Write-in products"],
             pay(by_title["Write-in products"], "500.00"),
-            lambda d, state: d is not None and d.amount_paid == Decimal("500.00"),
+            lambda d, state, status: d is not None and d.amount_paid == Decimal("500.00"),
         ),
         XeroSideAction(
             "Approved in Xero, then cancelled in Dynamics",
             by_title["Note line"],
             approve_then(by_title["Note line"], dataverse.ui_cancel),
-            lambda d, state: d is not None and bool(d.credit_note_id) and d.amount_due == 0,
+            lambda d, state, status: d is not None and bool(d.credit_note_id) and d.amount_due == 0,
         ),
         XeroSideAction(
             "Cancelled in Dynamics while a draft",
             by_title["Bundle"],
             lambda: dataverse.ui_cancel(by_title["Bundle"].invoice_id),
-            lambda d, state: d is not None and d.xero_status == "DELETED",
+            lambda d, state, status: status == "DELETED",
         ),
         XeroSideAction(
             "Approved in Xero, then deleted in Dynamics",
             by_title["New customer (contact created)"],
             approve_then(by_title["New customer (contact created)"], dataverse.ui_delete),
-            lambda d, state: d is not None and d.xero_status == "VOIDED",
+            lambda d, state, status: status == "VOIDED",
         ),
     ]
 
 
 def dynamics_state(invoice_id: str) -> tuple[int, int]:
-    from devstack.scenario import invoice_state
-
     try:
         return invoice_state(invoice_id)
     except Exception:  # deleted in Dynamics
@@ -332,12 +331,8 @@ def xero_status_of(scenario: Scenario, xero_invoice_id: str | None) -> str:
 
 def landed(scenario: Scenario, action: XeroSideAction) -> bool:
     details = statuses([action.case])[action.case.invoice_id]
-    if details is not None and action.title.endswith(("draft", "deleted in Dynamics")):
-        # Xero details keep what the connector last wrote; deletes and voids are read from Xero itself.
-        details = details.model_copy(
-            update={"xero_status": xero_status_of(scenario, details.xero_invoice_id)}
-        )
-    return action.landed(details, dynamics_state(action.case.invoice_id))
+    status = xero_status_of(scenario, details.xero_invoice_id if details else None)
+    return action.landed(details, dynamics_state(action.case.invoice_id), status)
 
 
 STATE_WORDS = {(0, 1): "Active", (2, 100001): "Paid", (3, 100003): "Canceled", (-1, -1): "Deleted"}
