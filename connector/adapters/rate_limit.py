@@ -186,6 +186,16 @@ class BlobLimiterBackend:
         raise RetryableError("rate-limit state is too contended; try again")
 
 
+def _stop_if_beyond(decision: Decision, waited: float, max_wait: float) -> None:
+    """Never wait past `max_wait` in all: say how long instead, so the caller can come back then."""
+    if waited + decision.wait_seconds > max_wait:
+        raise RateLimitedError(
+            "Xero call budget for this organisation is used up for now",
+            retry_after=decision.wait_seconds,
+            problem="local",
+        )
+
+
 @dataclass
 class Slot:
     """What `slot()` yields. Set `headroom` from the Xero response so the shared view tightens."""
@@ -249,12 +259,7 @@ class RateLimiter:
             decision = self.try_acquire(tenant_id)
             if decision.permit is not None:
                 return decision.permit
-            if waited + decision.wait_seconds > max_wait:
-                raise RateLimitedError(
-                    "Xero call budget for this organisation is used up for now",
-                    retry_after=decision.wait_seconds,
-                    problem="local",
-                )
+            _stop_if_beyond(decision, waited, max_wait)
             sleep(decision.wait_seconds)
             waited += decision.wait_seconds
 
@@ -265,12 +270,7 @@ class RateLimiter:
             decision = await asyncio.to_thread(self.try_acquire, tenant_id)
             if decision.permit is not None:
                 return decision.permit
-            if waited + decision.wait_seconds > max_wait:
-                raise RateLimitedError(
-                    "Xero call budget for this organisation is used up for now",
-                    retry_after=decision.wait_seconds,
-                    problem="local",
-                )
+            _stop_if_beyond(decision, waited, max_wait)
             await self._sleep(decision.wait_seconds)
             waited += decision.wait_seconds
 
