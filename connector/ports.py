@@ -68,8 +68,6 @@ class DataverseSyncPort(Protocol):
 
     async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None: ...
 
-    async def create_xero_details(self, invoice_id: UUID, connection_id: UUID) -> XeroDetails: ...
-
     async def set_up_invoice(
         self,
         invoice_id: UUID,

@@ -104,14 +104,6 @@ class FakeDataverse:
             update={"connection_id": connection_id}
         )
 
-    async def create_xero_details(self, invoice_id: UUID, connection_id: UUID) -> XeroDetails:
-        self.calls["create_xero_details"] += 1
-        created = XeroDetails(
-            id=uuid.uuid4(), invoice_id=invoice_id, connection_id=connection_id, etag='W/"1"'
-        )
-        self.details[invoice_id] = created
-        return created
-
     async def update_xero_details(
         self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
     ) -> str:
