@@ -10,7 +10,7 @@ import threading
 
 
 def up() -> int:
-    from devstack.platform import LocalPlatform
+    from devstack.local_platform import LocalPlatform
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from devstack.ports import free_port
+from devstack.free_ports import free_port
 
 
 class BackgroundServer:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from devstack.paths import REPO_ROOT
-from devstack.ports import free_port, wait_for_port
+from devstack.free_ports import free_port, wait_for_port
 
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

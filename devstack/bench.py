@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from devstack.host.config import QueueOptions
-from devstack.platform import LocalPlatform, PlatformPorts
+from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import Scenario, set_up, wait_for
 
 # Poll queues every 50 ms so the figures measure the connector, not the queue poller's back-off.

@@ -20,7 +20,7 @@ from connector.adapters.dataverse import DataverseClient
 from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.provisioning.schema import INVOICE_TYPE_VALUES
 from connector.settings import get_settings
-from devstack.platform import LocalPlatform
+from devstack.local_platform import LocalPlatform
 from devstack.scenario import Scenario, invoice_state, run, set_up, sync_history, wait_for
 
 # Wide enough for the table even when output is not a terminal (CI logs, pipes).

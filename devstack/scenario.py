@@ -16,7 +16,7 @@ from connector.domain.dynamics import ConnectionSettings, XeroDetails
 from connector.provisioning.provision import SchemaProvisioner
 from connector.provisioning.webhooks import WebhookRegistrar
 from connector.settings import get_settings
-from devstack.platform import LocalPlatform
+from devstack.local_platform import LocalPlatform
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.platform import LocalPlatform, PlatformPorts
+from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import Scenario, set_up
 
 

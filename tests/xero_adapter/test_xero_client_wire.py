@@ -261,7 +261,7 @@ def test_a_slow_put_is_sent_once_not_retried_by_urllib3(scripted: Scripted) -> N
 
 
 def test_connection_refused_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from devstack.ports import free_port
+    from devstack.free_ports import free_port
 
     monkeypatch.setenv("XERO_API_BASE_URL", f"http://127.0.0.1:{free_port()}/api.xro/2.0")
     store = MemoryTokenStore()

@@ -9,8 +9,8 @@ import pytest
 from xero_python.accounting import Contact, CurrencyCode, Invoice, LineAmountTypes, LineItem, RequestEmpty
 from xero_python.exceptions import AccountingBadRequestException, NotFoundException
 
-from tests.xero_emulator.conftest import Sdk
-from tests.xero_emulator.helpers import invoice, invoices, line
+from tests.devstack.xero.conftest import Sdk
+from tests.devstack.xero.helpers import invoice, invoices, line
 
 
 def create(sdk: Sdk, inv: Invoice, **kwargs: object) -> Invoice:

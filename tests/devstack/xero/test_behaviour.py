@@ -36,8 +36,8 @@ from xero_python.accounting import (
 from xero_python.exceptions import AccountingBadRequestException, RateLimitException
 
 from devstack.asgi_server import serve_in_thread
-from tests.xero_emulator.conftest import Sdk
-from tests.xero_emulator.helpers import invoice, invoices, line
+from tests.devstack.xero.conftest import Sdk
+from tests.devstack.xero.helpers import invoice, invoices, line
 
 
 def approved(sdk: Sdk, amount: str = "100.00", **extra: Any) -> Invoice:

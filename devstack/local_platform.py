@@ -18,7 +18,7 @@ from devstack.dataverse.testing import DataverseEmulatorHandle
 from devstack.host.app import LocalFunctionsHost
 from devstack.host.config import QueueOptions, load_local_settings
 from devstack.paths import REPO_ROOT
-from devstack.ports import free_port
+from devstack.free_ports import free_port
 from devstack.xero.app import create_app as create_xero_app
 from devstack.xero.testing import XeroEmulatorHandle
 
