@@ -15,10 +15,10 @@ from devstack.dataverse.emulator import Emulator as DataverseEmulator
 from devstack.dataverse.emulator import EmulatorOptions as DataverseOptions
 from devstack.dataverse.emulator import create_app as create_dataverse_app
 from devstack.dataverse.testing import DataverseEmulatorHandle
+from devstack.free_ports import free_port
 from devstack.host.app import LocalFunctionsHost
 from devstack.host.config import QueueOptions, load_local_settings
 from devstack.paths import REPO_ROOT
-from devstack.free_ports import free_port
 from devstack.xero.app import create_app as create_xero_app
 from devstack.xero.testing import XeroEmulatorHandle
 
