@@ -1,8 +1,11 @@
-"""Ports: what services and entrypoints need from the outside world, as Protocols."""
+"""Ports: what services need from the outside world, as Protocols, grouped by external system.
+
+Each method is declared once, in a narrow protocol; a service's port combines the ones it uses.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -10,20 +13,34 @@ from uuid import UUID
 
 from connector.domain.dynamics import (
     ConnectionSettings,
+    Customer,
     Invoice,
+    InvoiceState,
     InvoiceTotals,
     SyncHistoryEntry,
     XeroDetails,
 )
-from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
 from connector.domain.xero_records import (
     XeroContact,
     XeroContactDraft,
+    XeroCreditNote,
+    XeroCreditNoteDraft,
     XeroInvoice,
     XeroInvoiceDraft,
     XeroItem,
     XeroItemDraft,
 )
+
+CustomerKind = Literal["account", "contact"]
+XeroStatusWrite = Literal["DELETED", "VOIDED"]  # the status changes cancellation makes
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime:
+        """Now, timezone-aware UTC."""
+
+
+# --- Storage ---------------------------------------------------------------------------------------
 
 
 class QueueSender(Protocol):
@@ -36,15 +53,16 @@ class QueueSender(Protocol):
         """Whether each of the connector's queues answers (for /api/health)."""
 
 
-InvoiceSyncHandler = Callable[[InvoiceSyncMessage], Awaitable[None]]
-InvoiceCancelHandler = Callable[[InvoiceCancelMessage], Awaitable[None]]
-XeroEventHandler = Callable[[XeroEventMessage], Awaitable[None]]
-SweepHandler = Callable[[SweepMessage], Awaitable[None]]
+class WatermarkStore(Protocol):
+    """The last time each connection's reconcile pull succeeded up to."""
+
+    async def get(self, connection_id: UUID) -> datetime | None:
+        """None before the first successful reconcile."""
+
+    async def set(self, connection_id: UUID, at: datetime) -> None: ...
 
 
-class Clock(Protocol):
-    def __call__(self) -> datetime:
-        """Now, timezone-aware UTC."""
+# --- Dataverse -------------------------------------------------------------------------------------
 
 
 class InvoiceSnapshotView(Protocol):
@@ -57,17 +75,23 @@ class InvoiceSnapshotView(Protocol):
     def xero_details(self) -> XeroDetails | None: ...
 
 
-class DataverseSyncPort(Protocol):
-    """What the sync, cancel and back-sync services need from Dataverse."""
-
-    async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshotView: ...
-
-    async def get_connection(self, connection_id: UUID) -> ConnectionSettings: ...
-
-    async def get_default_connection(self) -> ConnectionSettings | None: ...
+class DataverseInvoices(Protocol):
+    async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshotView:
+        """The invoice with its Xero details; NotFoundError when the invoice is gone."""
 
     async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None: ...
 
+    async def update_invoice_totals(
+        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+    ) -> None: ...
+
+    async def set_date_delivered(self, invoice_id: UUID, day: date) -> None: ...
+
+    async def set_invoice_state(self, invoice_id: UUID, state: InvoiceState, status_reason: int) -> None:
+        """statecode/statuscode, e.g. Paid = (2, 100001)."""
+
+
+class DataverseXeroDetails(Protocol):
     async def set_up_invoice(
         self,
         invoice_id: UUID,
@@ -76,20 +100,22 @@ class DataverseSyncPort(Protocol):
         set_connection: bool,
         claim: Mapping[str, object] | None = None,
     ) -> XeroDetails:
-        """I1: create the Xero details record (already claimed, when `claim` is given) and, when asked,
+        """Create the Xero details record (already claimed, when `claim` is given) and, when asked,
         set the invoice's connection. If the record exists, return it as it is."""
+
+    async def get_xero_details(self, invoice_id: UUID) -> XeroDetails | None:
+        """By the invoice lookup, or by the text copy of the invoice id once the invoice is deleted."""
+
+    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
+        """The Xero details that track this Xero invoice, if the connector created it."""
+
+    async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
+        """The Xero details whose cancellation made this credit note, if any."""
 
     async def update_xero_details(
         self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
-    ) -> str: ...
-
-    async def add_sync_history(self, entry: SyncHistoryEntry) -> None: ...
-
-    async def update_invoice_totals(
-        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
-    ) -> None: ...
-
-    async def set_date_delivered(self, invoice_id: UUID, day: date) -> None: ...
+    ) -> str:
+        """PATCH Xero details; returns the new etag."""
 
     async def commit_sync_result(
         self,
@@ -100,23 +126,74 @@ class DataverseSyncPort(Protocol):
     ) -> None:
         """Xero details, totals and history in one atomic round trip."""
 
+
+class DataverseHistory(Protocol):
+    async def add_sync_history(self, entry: SyncHistoryEntry) -> None: ...
+
+
+class DataverseCustomers(Protocol):
     async def update_customer_xero(
         self,
-        kind: Literal["account", "contact"],
+        kind: CustomerKind,
         customer_id: UUID,
         *,
         xero_contact_id: str | None = None,
         amount_owed: Decimal | None = None,
         amount_overdue: Decimal | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Only the values given are written."""
+
+    async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
+        """Accounts and contacts that remember this Xero ContactID (empty when none)."""
 
 
-class XeroSyncPort(Protocol):
-    """The Xero calls of invoice sync (synchronous: called through asyncio.to_thread)."""
+class DataverseConnections(Protocol):
+    async def get_connection(self, connection_id: UUID) -> ConnectionSettings:
+        """NotFoundError when the connection is gone."""
 
+    async def get_default_connection(self) -> ConnectionSettings | None: ...
+
+    async def get_connection_by_tenant_id(self, tenant_id: str) -> ConnectionSettings | None: ...
+
+    async def list_connections(self) -> list[ConnectionSettings]: ...
+
+
+class DataverseSweepQueries(Protocol):
+    async def list_eligible_invoice_ids(
+        self, connection_id: UUID, today: date, page_size: int = 500
+    ) -> list[UUID]: ...
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]: ...
+
+
+class DataversePort(
+    DataverseInvoices,
+    DataverseXeroDetails,
+    DataverseHistory,
+    DataverseCustomers,
+    DataverseConnections,
+    Protocol,
+):
+    """What the sync, cancel and back-sync services need from Dataverse."""
+
+
+class DataverseSweepPort(DataverseConnections, DataverseSweepQueries, Protocol):
+    """What the sweep needs beyond the sync services' port."""
+
+
+# --- Xero ------------------------------------------------------------------------------------------
+# Synchronous, like xero-python: services call them through asyncio.to_thread.
+
+
+class XeroContacts(Protocol):
     def find_contact_by_name(self, name: str) -> XeroContact | None: ...
 
     def find_contact_by_number(self, contact_number: str) -> XeroContact | None: ...
+
+    def get_contact(self, contact_id: str) -> XeroContact:
+        """The contact with its balances."""
 
     def create_contact(self, draft: XeroContactDraft, idempotency_key: str) -> XeroContact: ...
 
@@ -124,10 +201,14 @@ class XeroSyncPort(Protocol):
         self, contact_id: str, draft: XeroContactDraft, idempotency_key: str
     ) -> XeroContact: ...
 
+
+class XeroItems(Protocol):
     def get_items_by_codes(self, codes: list[str]) -> list[XeroItem]: ...
 
     def create_items(self, drafts: list[XeroItemDraft], idempotency_key: str) -> list[XeroItem]: ...
 
+
+class XeroInvoices(Protocol):
     def find_invoices_by_url(self, url: str) -> list[XeroInvoice]: ...
 
     def create_invoice(self, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice: ...
@@ -140,27 +221,39 @@ class XeroSyncPort(Protocol):
         self, invoice_id: str, draft: XeroInvoiceDraft, idempotency_key: str
     ) -> XeroInvoice: ...
 
-    def get_invoice(self, invoice_id: str) -> XeroInvoice: ...
+    def get_invoice(self, invoice_id: str) -> XeroInvoice:
+        """NotFoundError when Xero has no such invoice."""
+
+    def get_invoices_modified_since(self, since: datetime, page: int = 1) -> list[XeroInvoice]:
+        """One page (up to 100) of invoices changed since `since`, oldest change first."""
 
     def get_online_invoice_url(self, invoice_id: str) -> str | None: ...
 
     def email_invoice(self, invoice_id: str, idempotency_key: str) -> None: ...
 
+    def set_invoice_status(
+        self, invoice_id: str, status: XeroStatusWrite, idempotency_key: str
+    ) -> XeroInvoice:
+        """DELETED (draft/submitted) or VOIDED (authorised, unpaid)."""
 
-XeroForConnection = Callable[[ConnectionSettings], XeroSyncPort]
+
+class XeroCreditNotes(Protocol):
+    def create_credit_note(self, draft: XeroCreditNoteDraft, idempotency_key: str) -> XeroCreditNote: ...
+
+    def allocate_credit_note(
+        self,
+        credit_note_id: str,
+        invoice_id: str,
+        amount: Decimal,
+        idempotency_key: str,
+        on: date | None = None,
+    ) -> None: ...
+
+    def find_credit_notes_by_reference(self, reference: str) -> list[XeroCreditNote]: ...
 
 
-class DataverseSweepPort(Protocol):
-    """What the sweep needs beyond the sync port."""
+class XeroPort(XeroContacts, XeroItems, XeroInvoices, XeroCreditNotes, Protocol):
+    """One Xero organisation, as the services use it."""
 
-    async def list_connections(self) -> list[ConnectionSettings]: ...
 
-    async def get_connection(self, connection_id: UUID) -> ConnectionSettings: ...
-
-    async def list_eligible_invoice_ids(
-        self, connection_id: UUID, today: date, page_size: int = 500
-    ) -> list[UUID]: ...
-
-    async def list_recent_invoice_ids_without_xero_details(
-        self, created_since: datetime, page_size: int = 500
-    ) -> list[UUID]: ...
+XeroForConnection = Callable[[ConnectionSettings], XeroPort]

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from connector.adapters.dataverse import DataverseClient
+from connector.adapters.dataverse.client import DataverseClient
+from connector.adapters.dataverse.schema import INVOICE_TYPE_VALUES
 from connector.domain.dynamics import ExportStatus, XeroDetails
-from connector.provisioning.schema import INVOICE_TYPE_VALUES
 from connector.settings import get_settings
 from devstack.local_platform import LocalPlatform
 from devstack.scenario import Scenario, invoice_state, run, set_up, sync_history, wait_for

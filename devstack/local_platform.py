@@ -93,11 +93,11 @@ class LocalPlatform:
                 "XERO_LOGIN_BASE_URL": xero_url,
             }
         )
-        from connector.runtime import use_runtime
+        from connector.bootstrap import use_app
         from connector.settings import get_settings
 
         get_settings.cache_clear()
-        use_runtime(None)
+        use_app(None)
         host = LocalFunctionsHost(load_settings_file=False, queue_options=self.queue_options)
         self.host_url = self._serve(host.asgi_app(), self.ports.host).base_url
 

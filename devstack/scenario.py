@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from connector.adapters.blob import blob_service_from_settings
-from connector.adapters.dataverse import DataverseClient, client_from_settings
-from connector.adapters.token_store import BlobTokenStore, TokenSet
+from connector.adapters.dataverse.client import DataverseClient, client_from_settings
+from connector.adapters.storage.blob import blob_service_from_settings
+from connector.adapters.storage.token_store import BlobTokenStore, TokenSet
 from connector.domain.dynamics import ConnectionSettings, XeroDetails
-from connector.provisioning.provision import SchemaProvisioner
-from connector.provisioning.webhooks import WebhookRegistrar
 from connector.settings import get_settings
+from connector.setup.provision import SchemaProvisioner
+from connector.setup.webhooks import WebhookRegistrar
 from devstack.local_platform import LocalPlatform
 
 

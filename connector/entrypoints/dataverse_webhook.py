@@ -1,4 +1,4 @@
-"""POST /api/dataverse/invoices: the Dataverse webhook. Authenticates, routes, enqueues; no sync work."""
+"""POST /api/dataverse/invoices: the Dataverse webhook. Authenticates, reads, routes, enqueues."""
 
 from __future__ import annotations
 
@@ -6,24 +6,17 @@ import asyncio
 import hmac
 import logging
 from datetime import UTC, datetime
-from functools import lru_cache
 
 import azure.functions as func
 
-from connector.domain.dataverse_webhook import (
-    IgnoredEvent,
-    MalformedWebhookError,
-    XeroDetailsTable,
-    route_dataverse_webhook,
-)
+from connector.bootstrap import get_app
+from connector.domain.routing import IgnoredEvent, MalformedWebhookError, RoutedEvent, route_change
+from connector.entrypoints.dataverse_context import read_change
 from connector.entrypoints.responses import json_response
-from connector.provisioning.schema import EXPORT_STATUS_VALUES, build_schema
-from connector.runtime import get_runtime
 from connector.settings import Settings
 from connector.telemetry import get_logger, log_step
 
 bp = func.Blueprint()
-CREATE_DELAY_SECONDS = 2
 logger = get_logger("entrypoints.dataverse_webhook")
 
 
@@ -38,46 +31,27 @@ def is_authorised(req: func.HttpRequest, settings: Settings) -> bool:
     return any(value is not None and hmac.compare_digest(value.encode("utf-8"), secret) for value in supplied)
 
 
-@lru_cache(maxsize=4)
-def details_table(prefix: str) -> XeroDetailsTable:
-    schema = build_schema(prefix)
-    return XeroDetailsTable(
-        logical_name=schema.table("xero_details").logical_name,
-        invoice_column=schema.lookup("details_invoice").logical_name,
-        export_status_column=schema.p("exportstatus"),
-        retry_values=frozenset({EXPORT_STATUS_VALUES["No"], EXPORT_STATUS_VALUES["Ready to update"]}),
-    )
-
-
 @bp.function_name("dataverse_invoice_webhook")
 @bp.route(route="dataverse/invoices", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    runtime = get_runtime()
-    if not is_authorised(req, runtime.settings):
+    app = get_app()
+    if not is_authorised(req, app.settings):
         log_step(logger, "dataverse_webhook.rejected", logging.WARNING, reason="bad or missing secret")
         return json_response(401, {"error": "unauthorized"})
     try:
-        routed = route_dataverse_webhook(
-            req.get_body(),
-            dict(req.headers),
-            datetime.now(UTC),
-            details_table(runtime.settings.dataverse_publisher_prefix),
+        routed = route_change(
+            read_change(req.get_body(), dict(req.headers), datetime.now(UTC)), app.details_table
         )
-    except MalformedWebhookError as exc:
-        log_step(logger, "dataverse_webhook.malformed", logging.WARNING, reason=str(exc))
-        return json_response(400, {"error": str(exc)})
+        body = routed.message.model_dump_json() if isinstance(routed, RoutedEvent) else ""
+    except (MalformedWebhookError, ValueError) as exc:  # ValueError: a value pydantic cannot carry
+        reason = str(exc) if isinstance(exc, MalformedWebhookError) else "a value cannot be read"
+        log_step(logger, "dataverse_webhook.malformed", logging.WARNING, reason=reason)
+        return json_response(400, {"error": reason})
     if isinstance(routed, IgnoredEvent):
         log_step(logger, "dataverse_webhook.ignored", reason=routed.reason)
         return json_response(200, {"ignored": routed.reason})
-
-    settings = runtime.settings
-    queue = settings.invoice_sync_queue if routed.queue == "sync" else settings.invoice_cancel_queue
-    # A new invoice has no lines yet: its line events follow at once and do the work. Holding the Create
-    # back a moment lets them set it up first, instead of racing it for the same records.
-    delay = CREATE_DELAY_SECONDS if routed.message.message_name == "Create" else None
-    await asyncio.to_thread(
-        runtime.queues.send, queue, routed.message.model_dump_json(), visibility_timeout=delay
-    )
+    queue = app.queue_for(type(routed.message))
+    await asyncio.to_thread(app.queues.send, queue, body, visibility_timeout=routed.delay_seconds)
     log_step(
         logger,
         "dataverse_webhook.enqueued",

@@ -7,8 +7,8 @@ import asyncio
 import azure.functions as func
 
 from connector import __version__
+from connector.bootstrap import get_app
 from connector.entrypoints.responses import json_response
-from connector.runtime import get_runtime
 
 bp = func.Blueprint()
 
@@ -16,7 +16,7 @@ bp = func.Blueprint()
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    queues = await asyncio.to_thread(get_runtime().queues.reachable)
+    queues = await asyncio.to_thread(get_app().queues.reachable)
     healthy = all(queues.values())
     return json_response(
         200 if healthy else 503,

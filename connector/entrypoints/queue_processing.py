@@ -6,21 +6,18 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from connector.bootstrap import GaveUpHandler, get_app
 from connector.domain.messages import parse_message
 from connector.errors import DeferredError, MalformedMessageError, RateLimitedError
-from connector.ports import QueueSender
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("entrypoints.queue")
-
-M = TypeVar("M", bound=BaseModel)
 
 
 def poison_queue(queue: str) -> str:
@@ -41,24 +38,17 @@ def poison_body(msg: func.QueueMessage, queue: str, reason: str) -> str:
     )
 
 
-async def process_queue_message(
-    msg: func.QueueMessage,
-    queue: str,
-    message_type: type[M],
-    handler: Callable[[M], Awaitable[None]],
-    queues: QueueSender,
-    *,
-    max_dequeue_count: int = 5,
-    on_last_failure: Callable[[M, str], Awaitable[None]] | None = None,
-) -> None:
-    """Run `handler` on the parsed message.
+async def process_queue_message(msg: func.QueueMessage, message_type: type[BaseModel]) -> None:
+    """Run the app's handler for `message_type` on the parsed message.
 
     - Malformed: straight to `<queue>-poison` with the reason; never retried.
     - DeferredError (429s, claims held elsewhere): the same body goes back on the queue, hidden for
       Retry-After seconds, so the wait does not use up the dequeue count.
     - Anything else raises: the runtime retries, then poisons after maxDequeueCount; on that last attempt
-      `on_last_failure` runs first (for invoices: export status Failed, with sync history).
+      the app's gave-up handler runs first (for invoices: export status Failed, with sync history).
     """
+    app = get_app()
+    queue, queues = app.queue_for(message_type), app.queues
     body = msg.get_body()
     try:
         parsed = parse_message(body)
@@ -72,7 +62,7 @@ async def process_queue_message(
 
     correlation_id = getattr(parsed, "correlation_id", None)
     try:
-        await handler(parsed)
+        await app.handlers[message_type](parsed)
     except DeferredError as exc:
         delay = max(1, math.ceil(exc.retry_after))
         await asyncio.to_thread(queues.send, queue, body.decode("utf-8"), visibility_timeout=delay)
@@ -88,8 +78,9 @@ async def process_queue_message(
         )
         return
     except Exception as exc:
-        if on_last_failure is not None and (msg.dequeue_count or 0) >= max_dequeue_count:
-            await _give_up(on_last_failure, parsed, exc, queue)
+        gave_up = app.gave_up.get(message_type)
+        if gave_up is not None and (msg.dequeue_count or 0) >= app.max_dequeue_count:
+            await _give_up(gave_up, parsed, exc, queue)
         log_step(
             logger,
             "queue.failed",
@@ -104,7 +95,7 @@ async def process_queue_message(
     log_step(logger, "queue.done", queue=queue, message_id=msg.id, correlation_id=correlation_id)
 
 
-async def _give_up(hook: Callable[[M, str], Awaitable[None]], message: M, exc: Exception, queue: str) -> None:
+async def _give_up(hook: GaveUpHandler, message: Any, exc: Exception, queue: str) -> None:
     """The runtime is about to poison the message: tell the user, but never hide the original error."""
     try:
         await hook(message, f"{type(exc).__name__}: {exc}")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
+from connector.bootstrap import get_app
 from connector.domain.messages import SweepMessage
-from connector.runtime import get_runtime
 from connector.telemetry import get_logger, log_step
 
 bp = func.Blueprint()
@@ -19,7 +19,7 @@ logger = get_logger("entrypoints.timers")
 @bp.function_name("sweep_timer")
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def sweep_timer(timer: func.TimerRequest) -> None:
-    runtime = get_runtime()
+    app = get_app()
     message = SweepMessage(scheduled_for=datetime.now(UTC), correlation_id=str(uuid.uuid4()))
-    await asyncio.to_thread(runtime.queues.send, runtime.settings.sync_poll_queue, message.model_dump_json())
+    await asyncio.to_thread(app.queues.send, app.settings.sync_poll_queue, message.model_dump_json())
     log_step(logger, "sweep.enqueued", past_due=timer.past_due, correlation_id=message.correlation_id)

@@ -8,14 +8,14 @@ import uuid
 
 import azure.functions as func
 
-from connector.domain.xero_webhook import (
+from connector.bootstrap import get_app
+from connector.entrypoints.responses import empty_response
+from connector.entrypoints.xero_signature import (
     MalformedXeroWebhookError,
     parse_payload,
     signature_is_valid,
     to_messages,
 )
-from connector.entrypoints.responses import empty_response
-from connector.runtime import get_runtime
 from connector.telemetry import get_logger, log_step
 
 bp = func.Blueprint()
@@ -25,9 +25,9 @@ logger = get_logger("entrypoints.xero_webhook")
 @bp.function_name("xero_webhook")
 @bp.route(route="xero/webhook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def xero_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    runtime = get_runtime()
+    app = get_app()
     body = req.get_body()
-    key = runtime.settings.xero_webhook_key.get_secret_value()
+    key = app.settings.xero_webhook_key.get_secret_value()
     if not signature_is_valid(body, req.headers.get("x-xero-signature"), key):
         log_step(logger, "xero_webhook.rejected", logging.WARNING, reason="bad or missing signature")
         return empty_response(401)
@@ -40,9 +40,7 @@ async def xero_webhook(req: func.HttpRequest) -> func.HttpResponse:
     correlation_id = str(uuid.uuid4())
     messages = to_messages(payload, correlation_id)
     for message in messages:
-        await asyncio.to_thread(
-            runtime.queues.send, runtime.settings.xero_events_queue, message.model_dump_json()
-        )
+        await asyncio.to_thread(app.queues.send, app.settings.xero_events_queue, message.model_dump_json())
     log_step(
         logger,
         "xero_webhook.accepted",

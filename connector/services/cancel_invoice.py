@@ -1,4 +1,4 @@
-"""cancel_invoice (X1, X2, X3): a Dynamics invoice cancelled or deleted, carried over to Xero once.
+"""cancel_invoice (X1, X3): a Dynamics invoice cancelled (or deleted), carried over to Xero once.
 
 Every Xero write carries a deterministic Idempotency-Key, and before a credit note is created the
 connector looks for one it made earlier (on Xero details, then in Xero by reference), so a replayed
@@ -8,13 +8,16 @@ message never makes a second credit note.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
-from uuid import UUID
 
+from connector.domain.cancel.rules import (
+    CancelAction,
+    CancelDecision,
+    credit_note_draft,
+    decide_cancel,
+)
 from connector.domain.dynamics import (
     ConnectionSettings,
     Invoice,
@@ -25,65 +28,39 @@ from connector.domain.dynamics import (
 )
 from connector.domain.messages import InvoiceCancelMessage
 from connector.domain.sync import history
-from connector.domain.sync.cancel import (
-    CancelAction,
-    CancelDecision,
-    DeleteAction,
-    credit_note_draft,
-    decide_cancel,
-    decide_delete,
-)
 from connector.domain.sync.eligibility import local_today
-from connector.domain.sync.invoice import idempotency_key
 from connector.domain.sync.line_kinds import item_code
 from connector.domain.sync.lines import build_line_items
 from connector.domain.xero_records import XeroCreditNote, XeroInvoice, XeroLineItem
 from connector.errors import AuthorisationError, NotFoundError, XeroValidationError
-from connector.ports import Clock
-from connector.services.back_ports import (
-    BackSyncDataversePort,
-    BackSyncXeroForConnection,
-    BackSyncXeroPort,
+from connector.ports import (
+    XeroPort,
     XeroStatusWrite,
 )
+from connector.services.cancellation import (
+    CancelDependencies,
+    CancelResult,
+    cancel_key,
+    connection_of,
+    log_needs_attention,
+)
+from connector.services.delete_invoice import delete_invoice
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.cancel_invoice")
 
-NEEDS_ATTENTION_METRIC = "invoice_delete_needs_attention"
 _GONE = frozenset({"DELETED", "VOIDED"})
-
-
-class CancelResult(StrEnum):
-    DELETED = "deleted"
-    VOIDED = "voided"
-    CREDITED_AND_ALLOCATED = "credited_and_allocated"
-    CREDITED_UNALLOCATED = "credited_unallocated"
-    FULLY_PAID = "fully_paid"  # X1 PAID: nothing in Xero
-    SETTING_OFF = "setting_off"
-    ALREADY_DONE = "already_done"
-    NOT_IN_XERO = "not_in_xero"
-    NOT_CANCELLED = "not_cancelled"  # the invoice is active again: the message is stale
-    NEEDS_ATTENTION = "needs_attention"  # X2: a person must act in Xero (logged as an error + metric)
-    FAILED = "failed"  # Xero refused; sync history says why
-
-
-@dataclass
-class CancelDependencies:
-    dataverse: BackSyncDataversePort
-    xero_for: BackSyncXeroForConnection
-    clock: Clock
 
 
 async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
     """X1 for a cancelled invoice, X2 for a deleted one. Safe to replay."""
     if message.reason == "deleted":
-        return await _delete(message, deps)
+        return await delete_invoice(message, deps)
     try:
         snapshot = await deps.dataverse.get_invoice_snapshot(message.invoice_id)
     except NotFoundError:
         # Deleted since it was cancelled: the delete path (and its own message) takes over.
-        return await _delete(message, deps)
+        return await delete_invoice(message, deps)
     invoice, details = snapshot.invoice, snapshot.xero_details
     if invoice.state != InvoiceState.CANCELED:
         log_step(logger, "cancel.not_cancelled", invoice_id=invoice.id, state=int(invoice.state))
@@ -98,9 +75,9 @@ async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
     if details is None or not details.xero_invoice_id:
         await deps.dataverse.add_sync_history(history.cancel_not_in_xero(ctx))
         return CancelResult.NOT_IN_XERO
-    connection = await _connection(deps.dataverse, details.connection_id or invoice.connection_id)
+    connection = await connection_of(deps.dataverse, details.connection_id or invoice.connection_id)
     if connection is None:
-        _needs_attention_log(
+        log_needs_attention(
             message.invoice_id, details, "the invoice's connection no longer exists", step="cancel"
         )
         return CancelResult.NEEDS_ATTENTION
@@ -127,21 +104,6 @@ async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
     return result
 
 
-async def _connection(
-    dataverse: BackSyncDataversePort, connection_id: UUID | None
-) -> ConnectionSettings | None:
-    if connection_id is None:
-        return None
-    try:
-        return await dataverse.get_connection(connection_id)
-    except NotFoundError:
-        return None
-
-
-def _key(connection: ConnectionSettings, invoice_id: UUID, operation: str, revision: str) -> str:
-    return idempotency_key(connection.id, invoice_id, operation, revision)
-
-
 @dataclass
 class _Cancel:
     """One X1 attempt for one cancelled invoice."""
@@ -149,7 +111,7 @@ class _Cancel:
     invoice: Invoice
     details: XeroDetails
     connection: ConnectionSettings
-    xero: BackSyncXeroPort
+    xero: XeroPort
     deps: CancelDependencies
     ctx: history.HistoryContext
     now: datetime
@@ -223,7 +185,9 @@ class _Cancel:
         )
 
     async def _set_status(self, xero_invoice: XeroInvoice, status: XeroStatusWrite) -> None:
-        key = _key(self.connection, self.invoice.id, f"cancel-{status.lower()}", xero_invoice.invoice_id)
+        key = cancel_key(
+            self.connection, self.invoice.id, f"cancel-{status.lower()}", xero_invoice.invoice_id
+        )
         changed = await asyncio.to_thread(self.xero.set_invoice_status, xero_invoice.invoice_id, status, key)
         await self.deps.dataverse.update_xero_details(self.details.id, {"xero_status": changed.status}, None)
 
@@ -234,7 +198,7 @@ class _Cancel:
         )
         note = await self._earlier_credit_note(draft.reference)
         if note is None:
-            key = _key(self.connection, self.invoice.id, "credit-note", xero_invoice.invoice_id)
+            key = cancel_key(self.connection, self.invoice.id, "credit-note", xero_invoice.invoice_id)
             note = await asyncio.to_thread(self.xero.create_credit_note, draft, key)
         # Recorded at once: from here on a replay sees it on Xero details and never makes another.
         await self.deps.dataverse.update_xero_details(
@@ -259,7 +223,7 @@ class _Cancel:
         self, xero_invoice: XeroInvoice, note: XeroCreditNote, decision: CancelDecision
     ) -> CancelResult:
         amount = decision.allocate_amount if decision.allocate_amount is not None else xero_invoice.amount_due
-        key = _key(self.connection, self.invoice.id, "credit-note-allocate", note.credit_note_id)
+        key = cancel_key(self.connection, self.invoice.id, "credit-note-allocate", note.credit_note_id)
         await asyncio.to_thread(
             self.xero.allocate_credit_note,
             note.credit_note_id,
@@ -324,108 +288,3 @@ class _Cancel:
 
 
 # --- X2: deleted in Dynamics ------------------------------------------------------------------------
-
-
-async def _delete(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
-    """The Dynamics record is gone: work from Xero details (kept with a text copy of the invoice id) and
-    the pre image; the outcome goes to logs and metrics, not sync history."""
-    dataverse = deps.dataverse
-    details = await dataverse.get_xero_details(message.invoice_id)
-    pre_number = str((message.pre_image or {}).get("invoicenumber") or "") or None
-    if details is None or not details.xero_invoice_id:
-        log_step(logger, "delete.not_in_xero", invoice_id=message.invoice_id, invoice_number=pre_number)
-        return CancelResult.NOT_IN_XERO
-    connection = await _connection(dataverse, details.connection_id or _pre_image_connection(message))
-    if connection is None:
-        _needs_attention_log(message.invoice_id, details, "the invoice's connection no longer exists")
-        return CancelResult.NEEDS_ATTENTION
-    xero = deps.xero_for(connection)
-    ctx = history.HistoryContext(
-        invoice_id=message.invoice_id,
-        at=deps.clock(),
-        correlation_id=message.correlation_id,
-        connection_id=connection.id,
-    )
-    try:
-        xero_invoice = await asyncio.to_thread(xero.get_invoice, details.xero_invoice_id)
-    except NotFoundError:
-        log_step(
-            logger,
-            "delete.already_done",
-            invoice_id=message.invoice_id,
-            xero_number=details.xero_invoice_number,
-        )
-        return CancelResult.ALREADY_DONE
-    except AuthorisationError:
-        _needs_attention_log(message.invoice_id, details, f"reconnect connection {connection.name} to Xero")
-        return CancelResult.NEEDS_ATTENTION
-    number = xero_invoice.invoice_number or details.xero_invoice_number
-    decision = decide_delete(xero_invoice)
-    if decision.action == DeleteAction.NOTHING_ALREADY_DONE:
-        log_step(logger, "delete.already_done", invoice_id=message.invoice_id, xero_number=number)
-        return CancelResult.ALREADY_DONE
-    if decision.action == DeleteAction.NEEDS_ATTENTION:
-        entry = history.needs_attention(
-            ctx,
-            invoice_type=xero_invoice.type,
-            number=number,
-            status=xero_invoice.status,
-            amount_paid=xero_invoice.amount_paid,
-        )
-        _needs_attention_log(message.invoice_id, details, entry.detail, number)
-        return CancelResult.NEEDS_ATTENTION
-
-    status: XeroStatusWrite = "DELETED" if decision.action == DeleteAction.DELETE else "VOIDED"
-    key = _key(connection, message.invoice_id, f"delete-{status.lower()}", xero_invoice.invoice_id)
-    try:
-        changed = await asyncio.to_thread(xero.set_invoice_status, xero_invoice.invoice_id, status, key)
-    except (XeroValidationError, AuthorisationError) as exc:
-        _needs_attention_log(
-            message.invoice_id, details, f"Xero refused to {status.lower()} it: {exc}", number
-        )
-        return CancelResult.NEEDS_ATTENTION
-    try:
-        await dataverse.update_xero_details(details.id, {"xero_status": changed.status}, None)
-    except NotFoundError:
-        pass  # the Xero details went with the invoice: nothing left to keep current
-    make = history.deleted_in_xero if status == "DELETED" else history.voided_in_xero
-    entry = make(ctx, action=SyncAction.DELETE, invoice_type=xero_invoice.type, number=number)
-    log_step(
-        logger,
-        f"delete.{status.lower()}",
-        invoice_id=message.invoice_id,
-        connection=connection.name,
-        xero_invoice_id=xero_invoice.invoice_id,
-        xero_number=number,
-        detail=entry.detail,
-        correlation_id=message.correlation_id,
-    )
-    return CancelResult.DELETED if status == "DELETED" else CancelResult.VOIDED
-
-
-def _pre_image_connection(message: InvoiceCancelMessage) -> UUID | None:
-    """The connection lookup from the Delete step's pre image (`_<prefix>_connection_value`)."""
-    for name, value in (message.pre_image or {}).items():
-        if name.endswith("connection_value") or name.endswith("connectionid"):
-            try:
-                return UUID(str(value))
-            except ValueError:
-                return None
-    return None
-
-
-def _needs_attention_log(
-    invoice_id: UUID, details: XeroDetails, reason: str, number: str | None = None, *, step: str = "delete"
-) -> None:
-    """X2: a person must act in Xero. An error log with the Xero number, counted as a metric."""
-    log_step(
-        logger,
-        f"{step}.needs_attention",
-        logging.ERROR,
-        invoice_id=invoice_id,
-        xero_invoice_id=details.xero_invoice_id,
-        xero_number=number or details.xero_invoice_number,
-        reason=reason,
-        metric=NEEDS_ATTENTION_METRIC,
-        metric_value=1,
-    )

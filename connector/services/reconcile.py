@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connector.domain.dynamics import ConnectionSettings
-from connector.services.apply_xero_event import BackSyncDependencies, EventResult, apply_invoice_update
-from connector.services.back_ports import WatermarkStore
+from connector.ports import WatermarkStore
+from connector.services.back_sync import BackSyncDependencies, EventResult, apply_invoice_update
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.reconcile")

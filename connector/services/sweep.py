@@ -14,13 +14,8 @@ from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError
 from connector.ports import DataverseSweepPort
-from connector.services.sync_invoice import (
-    SyncAttempt,
-    SyncDependencies,
-    SyncResult,
-    load_attempt,
-    sync_batch,
-)
+from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
+from connector.services.sync_batch import sync_batch
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sweep")

@@ -37,6 +37,6 @@ def scenario(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         yield set_up(platform, connection_settings=settings)
     finally:
         platform.stop()
-        from connector.runtime import use_runtime
+        from connector.bootstrap import use_app
 
-        use_runtime(None)
+        use_app(None)

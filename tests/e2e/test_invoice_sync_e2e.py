@@ -8,7 +8,7 @@ from datetime import date
 import httpx
 import pytest
 
-from connector.adapters.dataverse import DataverseClient
+from connector.adapters.dataverse.client import DataverseClient
 from connector.domain.dynamics import ExportStatus, XeroDetails
 from devstack.scenario import Scenario, run, wait_for, xero_details
 

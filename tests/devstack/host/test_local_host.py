@@ -13,17 +13,17 @@ import httpx
 import pytest
 from azure.storage.queue import QueueClient
 
-from connector.adapters.queues import StorageQueueSender, queue_service_from_settings
-from connector.domain.messages import InvoiceSyncMessage, SweepMessage, XeroEventMessage
-from connector.domain.xero_webhook import sign
-from connector.runtime import Handlers, Runtime, use_runtime
+from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
+from connector.bootstrap import App, use_app
+from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
+from connector.entrypoints.xero_signature import sign
 from connector.settings import get_settings
 from devstack.asgi_server import BackgroundServer
 from devstack.azurite import Azurite
 from devstack.host.app import LocalFunctionsHost
 from devstack.host.config import QueueOptions
 from tests.fixtures import dataverse_payloads as payloads
-from tests.unit.test_xero_webhook_signature import BODY as XERO_BODY
+from tests.unit.entrypoints.test_xero_webhook_signature import BODY as XERO_BODY
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +88,10 @@ def _run(azurite: Azurite) -> Iterator[Stack]:
     get_settings.cache_clear()
     settings = get_settings()
     recorder = Recorder()
-    handlers = Handlers(recorder.handle, recorder.handle, recorder.handle, recorder.handle)
+    types = (InvoiceSyncMessage, InvoiceCancelMessage, XeroEventMessage, SweepMessage)
+    handlers = dict.fromkeys(types, recorder.handle)
     queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
-    use_runtime(Runtime(settings=settings, queues=queues, handlers=handlers))
+    use_app(App(settings=settings, queues=queues, handlers=handlers))
     host = LocalFunctionsHost(load_settings_file=False, queue_options=FAST_QUEUES)
     server = BackgroundServer(host.asgi_app()).start()
     try:
@@ -102,7 +103,7 @@ def _run(azurite: Azurite) -> Iterator[Stack]:
         )
     finally:
         server.stop()
-        use_runtime(None)
+        use_app(None)
 
 
 def test_dataverse_create_lands_on_invoice_sync_and_reaches_the_handler(stack: Stack) -> None:

@@ -6,10 +6,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from connector.domain.back_sync.rules import back_sync
 from connector.domain.dynamics import InvoiceState
-from connector.domain.sync.back_sync import back_sync
 from connector.domain.xero_records import XeroInvoice
-from tests.unit.domain.factories import details
+from tests.factories import details
 
 TODAY = date(2026, 3, 20)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.domain.sync.cancel import (
+from connector.domain.cancel.rules import (
     CancelAction,
     DeleteAction,
     credit_note_draft,

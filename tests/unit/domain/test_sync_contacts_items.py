@@ -17,7 +17,7 @@ from connector.domain.sync.contacts import (
 )
 from connector.domain.sync.items import item_draft, items_to_create, lines_needing_items
 from connector.domain.xero_records import XeroAddress, XeroContactDraft, XeroItem, XeroItemDraft
-from tests.unit.domain.factories import connection, customer, invoice, product, product_line, write_in_line
+from tests.factories import connection, customer, invoice, product, product_line, write_in_line
 
 
 def test_i5_contacts_match_by_name_by_default() -> None:

@@ -15,7 +15,7 @@ from connector.domain.sync.eligibility import (
     decide_update,
     local_today,
 )
-from tests.unit.domain.factories import connection, details, invoice, uid
+from tests.factories import connection, details, invoice, uid
 
 TODAY = date(2026, 3, 2)
 

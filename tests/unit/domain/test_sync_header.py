@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from connector.domain.sync.header import invoice_header
-from tests.unit.domain.factories import ORG_URL, connection, invoice
+from tests.factories import ORG_URL, connection, invoice
 
 DEEP_LINK = (
     "https://contoso.crm11.dynamics.com/main.aspx?etn=invoice"

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from connector.domain.dynamics import SyncAction, SyncOutcome
 from connector.domain.sync import history
-from tests.unit.domain.factories import CONNECTION_ID, INVOICE_ID
+from tests.factories import CONNECTION_ID, INVOICE_ID
 
 CTX = history.HistoryContext(
     invoice_id=INVOICE_ID,

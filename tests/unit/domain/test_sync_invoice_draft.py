@@ -12,7 +12,7 @@ from connector.domain.dynamics import Invoice
 from connector.domain.sync.invoice import build_invoice_draft, idempotency_key, paid_invoice_update
 from connector.domain.sync.lines import line_amount, rounding_difference
 from connector.domain.xero_records import XeroItem
-from tests.unit.domain.factories import (
+from tests.factories import (
     CONNECTION_ID,
     INVOICE_ID,
     ORG_URL,

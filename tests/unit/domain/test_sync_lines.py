@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from connector.domain.dynamics import InvoiceLine, ProductType
 from connector.domain.sync.lines import build_line_items, line_amount, rounding_difference
 from connector.domain.xero_records import XeroItem, XeroLineItem
-from tests.unit.domain.factories import connection, invoice, product, product_line, uid, write_in_line
+from tests.factories import connection, invoice, product, product_line, uid, write_in_line
 
 WIDGET = product("WIDGET-1", "Widget")
 WIDGET_ITEM = XeroItem(

@@ -12,14 +12,14 @@ from connector.domain.dynamics import Customer, Invoice, InvoiceState, InvoiceSt
 from connector.domain.messages import XeroEventMessage
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import RetryableError
-from connector.services.apply_xero_event import (
+from connector.services.back_sync import (
     BackSyncDependencies,
     EventResult,
     apply_invoice_update,
     apply_xero_event,
 )
-from tests.fakes_back import TENANT_ID, BackWorld, back_world, details_for
-from tests.unit.domain import factories as f
+from tests import factories as f
+from tests.unit.services.world import TENANT_ID, World, details_for, make_world
 
 DUE = date(2026, 12, 1)  # after "today" (2026-11-21): not overdue
 FULLY_PAID = "Xero invoice INV-0101 is fully paid (NZD 115.00). The Dynamics invoice is marked Paid."
@@ -27,7 +27,7 @@ FULLY_PAID = "Xero invoice INV-0101 is fully paid (NZD 115.00). The Dynamics inv
 
 @dataclass
 class Setup:
-    world: BackWorld
+    world: World
     deps: BackSyncDependencies
     customer: Customer
     xero_invoice: XeroInvoice
@@ -44,7 +44,7 @@ def setup(
     *, due_date: date = DUE, state: InvoiceState = InvoiceState.ACTIVE, online_url: str | None = None
 ) -> Setup:
     """An authorised Xero invoice INV-0101 for NZD 115.00 (15.00 tax) that the connector created."""
-    world = back_world(f.connection(time_zone="UTC"))
+    world = make_world(f.connection(time_zone="UTC"))
     contact = world.xero.add_contact("A. Datum Corporation")
     customer = f.customer(xero_contact_id=contact.contact_id)
     world.dataverse.customers[customer.id] = customer

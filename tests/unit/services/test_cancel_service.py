@@ -15,21 +15,17 @@ from connector.domain.dynamics import InvoiceState
 from connector.domain.messages import InvoiceCancelMessage
 from connector.domain.xero_records import XeroInvoice, XeroInvoiceStatus, XeroLineItem
 from connector.errors import RetryableError
-from connector.services.cancel_invoice import (
-    NEEDS_ATTENTION_METRIC,
-    CancelDependencies,
-    CancelResult,
-    cancel_invoice,
-)
-from tests.fakes_back import NOW, BackWorld, back_world, details_for
-from tests.unit.domain import factories as f
+from connector.services.cancel_invoice import cancel_invoice
+from connector.services.cancellation import NEEDS_ATTENTION_METRIC, CancelDependencies, CancelResult
+from tests import factories as f
+from tests.unit.services.world import NOW, World, details_for, make_world
 
 Reason = Literal["canceled", "deleted"]
 
 
 @dataclass
 class Setup:
-    world: BackWorld
+    world: World
     deps: CancelDependencies
     xero_invoice: XeroInvoice
 
@@ -54,7 +50,7 @@ def setup(
     state: InvoiceState = InvoiceState.CANCELED,
 ) -> Setup:
     """Dynamics invoice INV-01001 (2 x 50.00 design, 15% tax), sent to Xero as INV-0101 for NZD 115.00."""
-    world = back_world(f.connection(time_zone="UTC", create_credit_note_on_cancel=credit_notes_on))
+    world = make_world(f.connection(time_zone="UTC", create_credit_note_on_cancel=credit_notes_on))
     contact = world.xero.add_contact("A. Datum Corporation")
     starting = "AUTHORISED" if status == "PAID" else status
     xero_invoice = world.xero.add_invoice(

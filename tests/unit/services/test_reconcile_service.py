@@ -12,12 +12,12 @@ from connector.domain.dynamics import InvoiceState
 from connector.domain.messages import XeroEventMessage
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import RetryableError
-from connector.services.apply_xero_event import EventResult, apply_xero_event
+from connector.services.back_sync import EventResult, apply_xero_event
 from connector.services.reconcile import ReconcileDependencies, reconcile
-from connector.services.watermarks import MemoryWatermarkStore
 from devstack.azurite import Azurite
-from tests.fakes_back import NOW, TENANT_ID, BackWorld, back_world, details_for
-from tests.unit.domain import factories as f
+from tests import factories as f
+from tests.fakes.storage import MemoryWatermarkStore
+from tests.unit.services.world import NOW, TENANT_ID, World, details_for, make_world
 
 FIRST_LOOKBACK = timedelta(days=1)
 OVERLAP = timedelta(minutes=5)
@@ -25,7 +25,7 @@ OVERLAP = timedelta(minutes=5)
 
 @dataclass
 class Setup:
-    world: BackWorld
+    world: World
     deps: ReconcileDependencies
     watermarks: MemoryWatermarkStore
     xero_invoice: XeroInvoice
@@ -37,7 +37,7 @@ class Setup:
 
 def setup(max_pages: int = 20) -> Setup:
     """A tracked authorised invoice INV-0101 (NZD 115.00), last changed in Xero two hours ago."""
-    world = back_world(f.connection(time_zone="UTC"))
+    world = make_world(f.connection(time_zone="UTC"))
     world.xero.now = NOW - timedelta(hours=2)
     contact = world.xero.add_contact("A. Datum Corporation")
     xero_invoice = world.xero.add_invoice(contact.contact_id, Decimal("115.00"), tax=Decimal("15.00"))
@@ -177,7 +177,7 @@ def test_b4_blob_watermark_store_keeps_one_time_per_connection(azurite: Azurite)
 
     from azure.storage.blob import BlobServiceClient
 
-    from connector.services.watermarks import BlobWatermarkStore
+    from connector.adapters.storage.watermarks import BlobWatermarkStore
 
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     store = BlobWatermarkStore(service, container="watermarks-test")

@@ -12,7 +12,7 @@ from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.domain.messages import SweepMessage
 from connector.errors import RateLimitedError
 from connector.services.sweep import SweepDependencies, sweep
-from tests.unit.domain import factories as f
+from tests import factories as f
 from tests.unit.services.test_sync_invoice_service import NOW, World, invoice, make_world
 
 

@@ -14,9 +14,10 @@ from connector.domain.messages import InvoiceSyncMessage, parse_message
 from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
 from connector.services.item_cache import ItemCache
 from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_gave_up, sync_invoice
-from tests.fakes import FakeQueueSender
-from tests.fakes_ports import FakeDataverse, FakeXero
-from tests.unit.domain import factories as f
+from tests import factories as f
+from tests.fakes.dataverse import FakeDataverse
+from tests.fakes.queues import FakeQueueSender
+from tests.fakes.xero import FakeXero
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # already 01:00 on the 22nd in Auckland
 

@@ -1,0 +1,121 @@
+"""The invoice table: the one-call snapshot, totals, state, Date Delivered and the connection lookup."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from connector.adapters.dataverse.base import DataverseBase
+from connector.adapters.dataverse.batch import ChangeOperation
+from connector.adapters.dataverse.mapping import (
+    INVOICE_COLUMNS,
+    LINE_COLUMNS,
+    PRODUCT_COLUMNS,
+    customer_columns,
+    invoice_from_json,
+    xero_details_columns,
+    xero_details_from_json,
+)
+from connector.adapters.dataverse.models import InvoiceSnapshot
+from connector.adapters.dataverse.schema import ConnectorSchema
+from connector.domain.dynamics import InvoiceState, InvoiceTotals
+
+
+def invoice_totals_body(total_tax: Decimal, total_amount: Decimal, due_date: date | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"totaltax": str(total_tax), "totalamount": str(total_amount)}
+    if due_date is not None:
+        body["duedate"] = due_date.isoformat()
+    return body
+
+
+def invoice_totals_change(totals: InvoiceTotals) -> ChangeOperation:
+    body = invoice_totals_body(totals.total_tax, totals.total_amount, totals.due_date)
+    return ChangeOperation("PATCH", f"invoices({totals.invoice_id})", body, "*")
+
+
+def invoice_connection_change(
+    schema: ConnectorSchema, invoice_id: UUID, connection_id: UUID
+) -> ChangeOperation:
+    nav = schema.lookup("invoice_connection").schema_name
+    body = {f"{nav}@odata.bind": f"/{schema.table('connection').entity_set}({connection_id})"}
+    return ChangeOperation("PATCH", f"invoices({invoice_id})", body, "*")
+
+
+class InvoiceRows(DataverseBase):
+    def _snapshot_params(self) -> dict[str, str]:
+        s = self.schema
+        details = s.lookup("details_invoice").relationship
+        line_expand = (
+            f"$select={','.join(LINE_COLUMNS)};$expand=productid($select={','.join(PRODUCT_COLUMNS)}),"
+            f"{s.lookup('line_account_code').schema_name}($select={s.p('code')}),"
+            f"{s.lookup('line_tax_type').schema_name}($select={s.p('taxtype')})"
+        )
+        expand = [
+            f"invoice_details({line_expand})",
+            f"customerid_account($select={','.join(customer_columns(s, 'account'))})",
+            f"customerid_contact($select={','.join(customer_columns(s, 'contact'))})",
+            "transactioncurrencyid($select=isocurrencycode)",
+            f"{s.lookup('invoice_branding_theme').schema_name}($select={s.p('xeroid')})",
+            f"{details}($select={','.join(xero_details_columns(s))})",
+        ]
+        select = [
+            *INVOICE_COLUMNS,
+            s.p("invoicetype"),
+            s.p("lineamounttypes"),
+            s.lookup("invoice_connection").value_name,
+        ]
+        return {"$select": ",".join(select), "$expand": ",".join(expand)}
+
+    async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshot:
+        """Invoice + lines + products + customer + currency + Xero details in ONE request."""
+        row = await self.get_json(f"invoices({invoice_id})", self._snapshot_params())
+        details_rows = row.get(self.schema.lookup("details_invoice").relationship) or []
+        details = xero_details_from_json(self.schema, details_rows[0]) if details_rows else None
+        return InvoiceSnapshot(invoice=invoice_from_json(self.schema, row), xero_details=details)
+
+    async def update_invoice_totals(
+        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+    ) -> None:
+        await self._patch(f"invoices({invoice_id})", invoice_totals_body(total_tax, total_amount, due_date))
+
+    async def set_invoice_state(
+        self, invoice_id: UUID, state: InvoiceState | int, status_reason: int
+    ) -> None:
+        await self._patch(
+            f"invoices({invoice_id})", {"statecode": int(state), "statuscode": int(status_reason)}
+        )
+
+    async def set_date_delivered(self, invoice_id: UUID, day: date) -> None:
+        await self._patch(f"invoices({invoice_id})", {"datedelivered": day.isoformat()})
+
+    async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None:
+        change = invoice_connection_change(self.schema, invoice_id, connection_id)
+        await self._patch(change.path, change.body or {})
+
+    async def list_invoice_ids_without_xero_details(self, page_size: int = 500) -> list[UUID]:
+        """Invoices that have no Xero details record yet (for the I1 backfill). One call per page."""
+        details = self.schema.lookup("details_invoice").relationship
+        params = {
+            "$select": "invoiceid",
+            "$expand": f"{details}($select={self.schema.table('xero_details').primary_id})",
+            "$orderby": "createdon",
+        }
+        rows = await self.list_all("invoices", params, page_size)
+        return [UUID(str(row["invoiceid"])) for row in rows if not row.get(details)]
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]:
+        """I2: active invoices created since `created_since` whose webhook never reached the sync path
+        (so no Xero details record was made). Older ones are the backfill command's job."""
+        details = self.schema.lookup("details_invoice").relationship
+        params = {
+            "$select": "invoiceid",
+            "$expand": f"{details}($select={self.schema.table('xero_details').primary_id})",
+            "$filter": f"createdon ge {created_since.strftime('%Y-%m-%dT%H:%M:%SZ')} and statecode eq 0",
+            "$orderby": "createdon",
+        }
+        rows = await self.list_all("invoices", params, page_size)
+        return [UUID(str(row["invoiceid"])) for row in rows if not row.get(details)]

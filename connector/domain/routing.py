@@ -1,0 +1,126 @@
+"""Which queue a Dataverse change goes to, and when: the routing rules of the Dataverse webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from connector.domain.dynamics import InvoiceState
+from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage
+
+INVOICE_ENTITY = "invoice"
+HANDLED_MESSAGES = frozenset({"Create", "Update", "Delete", "SetState", "SetStateDynamicEntity"})
+# A new invoice has no lines yet: its line events follow at once and do the work. Holding the Create
+# back a moment lets them set it up first, instead of racing it for the same records.
+CREATE_HOLD_BACK_SECONDS = 2
+
+
+class MalformedWebhookError(ValueError):
+    """The body is not a change we can act on. The message is safe to return (400)."""
+
+
+@dataclass(frozen=True)
+class DataverseChange:
+    """What a Dataverse webhook says happened, already read from its wire format."""
+
+    entity: str
+    message_name: str
+    target_id: UUID | None
+    primary_entity_id: UUID | None
+    requested_state: int | None
+    size_exceeded: bool  # Dataverse dropped InputParameters and images
+    pre_image: dict[str, Any] | None
+    post_image: dict[str, Any] | None
+    organization: str
+    correlation_id: str
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class XeroDetailsTable:
+    """The connector's own Xero details table, whose export status changes retry a sync (I10)."""
+
+    logical_name: str
+    invoice_column: str
+    export_status_column: str
+    retry_values: frozenset[int]  # "No" and "Ready to update"
+
+
+@dataclass(frozen=True)
+class RoutedEvent:
+    """What to enqueue: `queue` is the logical queue; `delay_seconds` hides the message that long."""
+
+    queue: Literal["sync", "cancel"]
+    message: InvoiceSyncMessage | InvoiceCancelMessage
+    delay_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    reason: str
+
+
+def route_change(change: DataverseChange, details_table: XeroDetailsTable) -> RoutedEvent | IgnoredEvent:
+    """Decide what a change means. Raises MalformedWebhookError when it cannot be acted on."""
+    if change.entity == details_table.logical_name:
+        return _route_details_change(change, details_table)
+    if change.entity != INVOICE_ENTITY:
+        return IgnoredEvent(f"entity {change.entity!r} is not handled")
+    if change.message_name not in HANDLED_MESSAGES:
+        return IgnoredEvent(f"message {change.message_name!r} is not handled")
+    invoice_id = change.target_id or change.primary_entity_id
+    if invoice_id is None:
+        raise MalformedWebhookError(
+            "no invoice id: neither InputParameters Target nor PrimaryEntityId is set"
+        )
+
+    common: dict[str, Any] = {
+        "invoice_id": invoice_id,
+        "organization": change.organization,
+        "message_name": change.message_name,
+        "correlation_id": change.correlation_id,
+        "event_time": change.event_time,
+    }
+    if change.message_name == "Delete":
+        return RoutedEvent(
+            "cancel", InvoiceCancelMessage(**common, reason="deleted", pre_image=change.pre_image)
+        )
+    # Without InputParameters (size exceeded) we cannot see a cancel here; the sync handler re-reads the
+    # invoice and hands a cancelled one over to the cancel path.
+    if change.requested_state == InvoiceState.CANCELED:
+        return RoutedEvent("cancel", InvoiceCancelMessage(**common, reason="canceled"))
+    delay = CREATE_HOLD_BACK_SECONDS if change.message_name == "Create" else None
+    return RoutedEvent("sync", InvoiceSyncMessage(**common), delay_seconds=delay)
+
+
+def _route_details_change(change: DataverseChange, table: XeroDetailsTable) -> RoutedEvent | IgnoredEvent:
+    """The user set export status back to "No" (or to "Ready to update"): sync the invoice now."""
+    image = change.post_image
+    if change.message_name != "Update" or image is None:
+        return IgnoredEvent(
+            f"{change.message_name} of {table.logical_name} without a post image is not handled"
+        )
+    status = image.get(table.export_status_column)
+    if not isinstance(status, int) or status not in table.retry_values:
+        return IgnoredEvent("export status change needs no sync")
+    invoice = image.get(table.invoice_column)
+    invoice_id = _uuid(invoice.get("id")) if isinstance(invoice, dict) else None
+    if invoice_id is None:
+        raise MalformedWebhookError(f"post image has no valid {table.invoice_column}")
+    message = InvoiceSyncMessage(
+        invoice_id=invoice_id,
+        organization=change.organization,
+        message_name="ExportStatusChanged",
+        correlation_id=change.correlation_id,
+        event_time=change.event_time,
+    )
+    return RoutedEvent("sync", message)
+
+
+def _uuid(value: object) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,299 @@
+"""apply_xero_event (B2, B3, B5): one Xero webhook event, applied by re-reading Xero's current state.
+
+Re-reading makes duplicate and out-of-order events harmless: whatever order they arrive in, the handler
+writes what Xero says now, and `back_sync` compares with the last known Xero details, so a duplicate
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from connector.domain.back_sync.rules import BackSync, back_sync
+from connector.domain.dynamics import (
+    ConnectionSettings,
+    Customer,
+    Invoice,
+    InvoiceState,
+    InvoiceStatusReason,
+    SyncHistoryEntry,
+    XeroDetails,
+)
+from connector.domain.messages import XeroEventMessage
+from connector.domain.sync import history
+from connector.domain.sync.eligibility import local_today
+from connector.domain.xero_records import XeroInvoice
+from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
+from connector.ports import Clock, DataversePort, XeroForConnection, XeroPort
+from connector.telemetry import get_logger, log_step
+
+logger = get_logger("services.apply_xero_event")
+
+_ONLINE_URL_STATUSES = frozenset({"AUTHORISED", "PAID"})  # Xero has no online invoice for drafts
+
+
+class EventResult(StrEnum):
+    PAID = "paid"  # the Dynamics invoice was marked Paid
+    UPDATED = "updated"  # something was written
+    UNCHANGED = "unchanged"  # a tracked invoice, but nothing new (duplicate or replayed event)
+    BALANCES_REFRESHED = "balances_refreshed"  # contact or credit-note-only event
+    IGNORED = "ignored"  # B5: not ours, or a category we do not handle
+
+
+@dataclass
+class BackSyncDependencies:
+    dataverse: DataversePort
+    xero_for: XeroForConnection
+    clock: Clock
+
+
+async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies) -> EventResult:
+    """Apply one INVOICE, CONTACT or CREDITNOTE event. Safe to run any number of times, in any order."""
+    category = message.event_category.upper()
+    if category == "INVOICE" and message.event_type.upper() == "CREATE":
+        # The connector's own creates are written back as they happen, and invoices made elsewhere are
+        # not tracked (B5): a CREATE never changes Dynamics, so it costs no call.
+        return _ignored(message, "invoice creation")
+    connection = await deps.dataverse.get_connection_by_tenant_id(message.tenant_id)
+    if connection is None:
+        return _ignored(message, "unknown tenant")
+    if category == "INVOICE":
+        details = await deps.dataverse.find_xero_details_by_xero_invoice_id(message.resource_id)
+        if details is None:
+            return _ignored(message, "invoice not created by the connector")
+        return await _reread_and_apply(message.resource_id, details, connection, deps, message)
+    if category == "CREDITNOTE":
+        # Only our own cancellation credit notes matter: re-read the invoice they credit.
+        details = await deps.dataverse.find_xero_details_by_credit_note_id(message.resource_id)
+        if details is None or not details.xero_invoice_id:
+            return _ignored(message, "credit note not created by the connector")
+        return await _reread_and_apply(details.xero_invoice_id, details, connection, deps, message)
+    if category == "CONTACT":
+        customers = await deps.dataverse.find_customers_by_xero_contact_id(message.resource_id)
+        if not customers:
+            return _ignored(message, "contact not linked to any account or contact")
+        xero = deps.xero_for(connection)
+        await refresh_balances(deps.dataverse, xero, message.resource_id, customers)
+        return EventResult.BALANCES_REFRESHED
+    return _ignored(message, f"category {message.event_category} not handled")
+
+
+def _ignored(message: XeroEventMessage, why: str) -> EventResult:
+    log_step(
+        logger,
+        "xero_event.ignored",
+        logging.DEBUG,
+        category=message.event_category,
+        resource_id=message.resource_id,
+        reason=why,
+        correlation_id=message.correlation_id,
+    )
+    return EventResult.IGNORED
+
+
+async def _reread_and_apply(
+    xero_invoice_id: str,
+    details: XeroDetails,
+    connection: ConnectionSettings,
+    deps: BackSyncDependencies,
+    message: XeroEventMessage,
+) -> EventResult:
+    xero = deps.xero_for(connection)
+
+    async def read_xero() -> XeroInvoice:
+        return await asyncio.to_thread(xero.get_invoice, xero_invoice_id)
+
+    try:
+        return await apply_invoice_update(read_xero, details, connection, deps, message.correlation_id)
+    except NotFoundError:
+        return _ignored(message, "invoice no longer in Xero")
+
+
+async def apply_invoice_update(
+    xero_source: XeroInvoice | Callable[[], Awaitable[XeroInvoice]],
+    details: XeroDetails,
+    connection: ConnectionSettings,
+    deps: BackSyncDependencies,
+    correlation_id: str,
+) -> EventResult:
+    """B2/B3 for one tracked invoice, given what Xero says it is now (used by events and reconcile).
+
+    Write order: invoice totals, balances, Xero details, history, and marking Paid LAST. Paid makes
+    the Dynamics invoice read-only, and a Dynamics invoice still active while Xero says PAID is how a
+    retry knows the previous attempt did not finish.
+    """
+    dataverse, xero, now = deps.dataverse, deps.xero_for(connection), deps.clock()
+    invoice: Invoice | None = None
+    if details.invoice_id is not None:
+        try:
+            snapshot = await dataverse.get_invoice_snapshot(details.invoice_id)
+            invoice = snapshot.invoice
+            details = snapshot.xero_details or details  # the freshest copy we can get
+        except NotFoundError:
+            invoice = None  # deleted in Dynamics: keep Xero details current, nothing else
+    # Read Xero only now, after the Xero details: two events handled at once can then never write an
+    # older Xero state over a newer one (the details write below is conditional on their ETag).
+    xero_invoice = xero_source if isinstance(xero_source, XeroInvoice) else await xero_source()
+    decision = back_sync(
+        details,
+        xero_invoice,
+        today=local_today(now, connection.time_zone),
+        dynamics_state=invoice.state if invoice is not None else None,
+    )
+    changes: dict[str, object] = {name: getattr(decision.details, name) for name in decision.changed_fields}
+    if not details.online_invoice_url and xero_invoice.status in _ONLINE_URL_STATUSES:
+        online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
+        if online_url:
+            changes["online_invoice_url"] = online_url
+
+    # Writes that are safe to repeat come first; the Xero details write is the commit point (the next
+    # event compares with it), so a failure before it makes the retry redo everything.
+    mark_paid = decision.mark_paid and invoice is not None
+    totals_changed = invoice is not None and await _update_totals(dataverse, invoice, xero_invoice)
+    wrote = bool(changes) or totals_changed
+    if wrote or mark_paid:
+        await _refresh_invoice_customer(dataverse, xero, invoice, xero_invoice)
+    if changes:
+        try:
+            await dataverse.update_xero_details(details.id, changes, details.etag)
+        except ConcurrencyConflictError:
+            raise RetryableError("Xero details changed while this event was applied; retrying") from None
+    if invoice is None:
+        result = EventResult.UPDATED if wrote else EventResult.UNCHANGED
+        return _done(result, details, xero_invoice, changes, connection, correlation_id)
+    ctx = history.HistoryContext(
+        invoice_id=invoice.id, at=now, correlation_id=correlation_id, connection_id=connection.id
+    )
+    # Right after the details they describe: only a failure of this very write can lose them.
+    for entry in _change_entries(decision, details, xero_invoice, invoice, ctx):
+        await dataverse.add_sync_history(entry)
+    if mark_paid:
+        # Written whenever the invoice is about to be marked Paid, so a retry after any failure
+        # before the Paid write still leaves one record (two only if the Paid write itself failed).
+        await dataverse.add_sync_history(_fully_paid_entry(details, xero_invoice, invoice, ctx))
+        await dataverse.set_invoice_state(invoice.id, InvoiceState.PAID, InvoiceStatusReason.PAID_COMPLETE)
+    result = EventResult.PAID if mark_paid else EventResult.UPDATED if wrote else EventResult.UNCHANGED
+    return _done(result, details, xero_invoice, changes, connection, correlation_id)
+
+
+def _done(
+    result: EventResult,
+    details: XeroDetails,
+    xero_invoice: XeroInvoice,
+    changes: dict[str, object],
+    connection: ConnectionSettings,
+    correlation_id: str,
+) -> EventResult:
+    log_step(
+        logger,
+        f"xero_event.{result.value}",
+        invoice_id=details.invoice_id,
+        connection=connection.name,
+        xero_invoice_id=xero_invoice.invoice_id,
+        xero_number=xero_invoice.invoice_number,
+        xero_status=xero_invoice.status,
+        changed=",".join(sorted(changes)) or None,
+        correlation_id=correlation_id,
+    )
+    return result
+
+
+async def _update_totals(dataverse: DataversePort, invoice: Invoice, xero_invoice: XeroInvoice) -> bool:
+    """Copy Xero's tax, total and due date to an active invoice (a Paid or cancelled one is read-only)."""
+    if invoice.state != InvoiceState.ACTIVE:
+        return False
+    due_date = xero_invoice.due_date or invoice.due_date
+    current = (invoice.total_tax, invoice.total_amount, invoice.due_date)
+    if current == (xero_invoice.total_tax, xero_invoice.total, due_date):
+        return False
+    await dataverse.update_invoice_totals(
+        invoice.id, total_tax=xero_invoice.total_tax, total_amount=xero_invoice.total, due_date=due_date
+    )
+    return True
+
+
+def _change_entries(
+    decision: BackSync,
+    previous: XeroDetails,
+    xero_invoice: XeroInvoice,
+    invoice: Invoice,
+    ctx: history.HistoryContext,
+) -> list[SyncHistoryEntry]:
+    """A new partial payment, and a status change that is not the invoice becoming Paid."""
+    entries: list[SyncHistoryEntry] = []
+    if decision.payment_entry_due:
+        entries.append(
+            history.payment(
+                ctx,
+                amount_paid=xero_invoice.amount_paid,
+                total=xero_invoice.total,
+                amount_due=xero_invoice.amount_due,
+                due_date=xero_invoice.due_date,
+                currency_code=xero_invoice.currency_code or invoice.currency_code,
+                overdue=decision.overdue,
+            )
+        )
+    if decision.status_changed and not decision.mark_paid:
+        entries.append(
+            history.status_changed(
+                ctx,
+                invoice_type=xero_invoice.type,
+                number=xero_invoice.invoice_number or previous.xero_invoice_number,
+                old=previous.xero_status,
+                new=xero_invoice.status,
+            )
+        )
+    return entries
+
+
+def _fully_paid_entry(
+    previous: XeroDetails, xero_invoice: XeroInvoice, invoice: Invoice, ctx: history.HistoryContext
+) -> SyncHistoryEntry:
+    return history.fully_paid(
+        ctx,
+        invoice_type=xero_invoice.type,
+        number=xero_invoice.invoice_number or previous.xero_invoice_number,
+        total=xero_invoice.total,
+        currency_code=xero_invoice.currency_code or invoice.currency_code,
+    )
+
+
+async def _refresh_invoice_customer(
+    dataverse: DataversePort,
+    xero: XeroPort,
+    invoice: Invoice | None,
+    xero_invoice: XeroInvoice,
+) -> None:
+    """B3 after an invoice change: the balances of the invoice's customer."""
+    contact_id = (invoice.customer.xero_contact_id if invoice else None) or xero_invoice.contact_id
+    if not contact_id:
+        return
+    if invoice is not None:
+        customers = [invoice.customer]
+    else:
+        customers = await dataverse.find_customers_by_xero_contact_id(contact_id)
+    await refresh_balances(dataverse, xero, contact_id, customers)
+
+
+async def refresh_balances(
+    dataverse: DataversePort, xero: XeroPort, contact_id: str, customers: list[Customer]
+) -> None:
+    """B3: amount owed and overdue from the Xero contact's receivable balances."""
+    if not customers:
+        return
+    try:
+        contact = await asyncio.to_thread(xero.get_contact, contact_id)
+    except NotFoundError:
+        log_step(logger, "balances.contact_gone", logging.WARNING, xero_contact_id=contact_id)
+        return
+    for customer in customers:
+        await dataverse.update_customer_xero(
+            customer.kind,
+            customer.id,
+            amount_owed=contact.receivable_outstanding,
+            amount_overdue=contact.receivable_overdue,
+        )

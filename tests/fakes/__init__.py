@@ -1,0 +1,1 @@
+"""Hand-written fakes of the ports, as strict as the emulators: one module per port family."""

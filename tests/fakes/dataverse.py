@@ -1,0 +1,280 @@
+"""The Dataverse ports in memory. State is asserted directly; `writes` and `fail_next` model crashes."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from connector.domain.dynamics import (
+    ConnectionSettings,
+    Customer,
+    Invoice,
+    InvoiceState,
+    InvoiceTotals,
+    SyncHistoryEntry,
+    XeroDetails,
+)
+from connector.errors import ConcurrencyConflictError, NotFoundError
+
+Balance = tuple[Decimal | None, Decimal | None]
+
+
+@dataclass
+class Snapshot:
+    invoice: Invoice
+    xero_details: XeroDetails | None
+
+
+@dataclass
+class _DataverseTables:
+    """DataversePort in memory. `calls` counts every method, like the real adapter's counter."""
+
+    invoices: dict[UUID, Invoice] = field(default_factory=dict)
+    details: dict[UUID, XeroDetails] = field(default_factory=dict)  # by invoice id
+    connections: dict[UUID, ConnectionSettings] = field(default_factory=dict)
+    history: list[SyncHistoryEntry] = field(default_factory=list)
+    customer_updates: list[dict[str, object]] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+    _versions: itertools.count[int] = field(default_factory=lambda: itertools.count(2))
+
+    def add(self, invoice: Invoice, details: XeroDetails | None = None) -> None:
+        self.invoices[invoice.id] = invoice
+        if details is not None:
+            self.details[invoice.id] = details.model_copy(update={"etag": 'W/"1"'})
+
+    def history_for(self, invoice_id: UUID) -> list[str]:
+        return [entry.detail for entry in self.history if entry.invoice_id == invoice_id]
+
+    async def get_invoice_snapshot(self, invoice_id: UUID) -> Snapshot:
+        self.calls["get_invoice_snapshot"] += 1
+        if invoice_id not in self.invoices:
+            raise NotFoundError(f"invoice {invoice_id}")
+        return Snapshot(self.invoices[invoice_id], self.details.get(invoice_id))
+
+    async def get_connection(self, connection_id: UUID) -> ConnectionSettings:
+        self.calls["get_connection"] += 1
+        if connection_id not in self.connections:
+            raise NotFoundError(f"connection {connection_id}")
+        return self.connections[connection_id]
+
+    async def list_connections(self) -> list[ConnectionSettings]:
+        self.calls["list_connections"] += 1
+        return list(self.connections.values())
+
+    async def list_eligible_invoice_ids(
+        self, connection_id: UUID, today: date, page_size: int = 500
+    ) -> list[UUID]:
+        self.calls["list_eligible_invoice_ids"] += 1
+        return [
+            invoice.id
+            for invoice in self.invoices.values()
+            if invoice.id in self.details
+            and self.details[invoice.id].export_status == "No"
+            and self.details[invoice.id].connection_id == connection_id
+            and invoice.date_delivered is not None
+            and invoice.date_delivered <= today
+            and invoice.state == 0
+        ]
+
+    async def list_recent_invoice_ids_without_xero_details(
+        self, created_since: datetime, page_size: int = 500
+    ) -> list[UUID]:
+        self.calls["list_recent_invoice_ids_without_xero_details"] += 1
+        return [i.id for i in self.invoices.values() if i.id not in self.details and i.state == 0]
+
+    async def get_default_connection(self) -> ConnectionSettings | None:
+        self.calls["get_default_connection"] += 1
+        return next((c for c in self.connections.values() if c.is_default), None)
+
+    async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None:
+        self.calls["set_invoice_connection"] += 1
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+            update={"connection_id": connection_id}
+        )
+
+    async def update_xero_details(
+        self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
+    ) -> str:
+        self.calls["update_xero_details"] += 1
+        invoice_id, current = next((k, d) for k, d in self.details.items() if d.id == details_id)
+        if if_match is not None and if_match != current.etag:
+            raise ConcurrencyConflictError("412 Precondition Failed")
+        etag = f'W/"{next(self._versions)}"'
+        self.details[invoice_id] = current.model_copy(update={**changes, "etag": etag})
+        return etag
+
+    async def set_up_invoice(
+        self,
+        invoice_id: UUID,
+        connection_id: UUID,
+        *,
+        set_connection: bool,
+        claim: Mapping[str, object] | None = None,
+    ) -> XeroDetails:
+        """One call, as the real adapter's $batch."""
+        self.calls["set_up_invoice"] += 1
+        if invoice_id not in self.details:
+            if set_connection:
+                self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+                    update={"connection_id": connection_id}
+                )
+            values = {
+                "id": uuid.uuid4(),
+                "invoice_id": invoice_id,
+                "connection_id": connection_id,
+                "etag": 'W/"1"',
+            }
+            self.details[invoice_id] = XeroDetails.model_validate({**values, **(claim or {})})
+        return self.details[invoice_id]
+
+    async def add_sync_history(self, entry: SyncHistoryEntry) -> None:
+        self.calls["add_sync_history"] += 1
+        self.history.append(entry)
+
+    async def update_invoice_totals(
+        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+    ) -> None:
+        self.calls["update_invoice_totals"] += 1
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+            update={"total_tax": total_tax, "total_amount": total_amount}
+        )
+
+    async def commit_sync_result(
+        self,
+        details_id: UUID,
+        details_changes: Mapping[str, object],
+        invoice_totals: InvoiceTotals | None,
+        history: Sequence[SyncHistoryEntry],
+    ) -> None:
+        """One call, as the real adapter's $batch: counted once, applied together."""
+        self.calls["commit_sync_result"] += 1
+        invoice_id, current = next((k, d) for k, d in self.details.items() if d.id == details_id)
+        self.details[invoice_id] = current.model_copy(
+            update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
+        )
+        if invoice_totals is not None:
+            self.invoices[invoice_totals.invoice_id] = self.invoices[invoice_totals.invoice_id].model_copy(
+                update={"total_tax": invoice_totals.total_tax, "total_amount": invoice_totals.total_amount}
+            )
+        self.history.extend(history)
+
+    async def set_date_delivered(self, invoice_id: UUID, day: date) -> None:
+        self.calls["set_date_delivered"] += 1
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update={"date_delivered": day})
+
+    async def update_customer_xero(
+        self,
+        kind: Literal["account", "contact"],
+        customer_id: UUID,
+        *,
+        xero_contact_id: str | None = None,
+        amount_owed: Decimal | None = None,
+        amount_overdue: Decimal | None = None,
+    ) -> None:
+        self.calls["update_customer_xero"] += 1
+        self.customer_updates.append(
+            {"kind": kind, "id": customer_id, "xero_contact_id": xero_contact_id, "owed": amount_owed}
+        )
+
+
+@dataclass
+class FakeDataverse(_DataverseTables):
+    """DataversePort in memory. `writes` lists every write in order; `fail_next` makes the next
+    call of a method raise once (a crash in the middle)."""
+
+    customers: dict[UUID, Customer] = field(default_factory=dict)
+    balances: dict[tuple[str, UUID], Balance] = field(default_factory=dict)
+    writes: list[str] = field(default_factory=list)
+    fail_next: dict[str, Exception] = field(default_factory=dict)
+
+    def _enter(self, name: str, *, write: bool) -> None:
+        error = self.fail_next.pop(name, None)
+        if error is not None:
+            raise error
+        if write:
+            self.writes.append(name)
+
+    def delete_invoice(self, invoice_id: UUID) -> None:
+        """Dynamics deletes the invoice; its Xero details stay, with the invoice id kept as text."""
+        del self.invoices[invoice_id]
+
+    async def get_xero_details(self, invoice_id: UUID) -> XeroDetails | None:
+        self.calls["get_xero_details"] += 1
+        return self.details.get(invoice_id)
+
+    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
+        self.calls["find_xero_details_by_xero_invoice_id"] += 1
+        return next((d for d in self.details.values() if d.xero_invoice_id == xero_invoice_id), None)
+
+    async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
+        self.calls["find_xero_details_by_credit_note_id"] += 1
+        return next((d for d in self.details.values() if d.credit_note_id == credit_note_id), None)
+
+    async def update_xero_details(
+        self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
+    ) -> str:
+        self._enter("update_xero_details", write=True)
+        if not any(d.id == details_id for d in self.details.values()):
+            raise NotFoundError(f"xero details {details_id}")
+        return await super().update_xero_details(details_id, changes, if_match)
+
+    async def update_invoice_totals(
+        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+    ) -> None:
+        self._enter("update_invoice_totals", write=True)
+        if self.invoices[invoice_id].state != InvoiceState.ACTIVE:
+            raise AssertionError("Dataverse refuses changes to a Paid or cancelled invoice (read-only)")
+        await super().update_invoice_totals(
+            invoice_id, total_tax=total_tax, total_amount=total_amount, due_date=due_date
+        )
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update={"due_date": due_date})
+
+    async def set_invoice_state(self, invoice_id: UUID, state: InvoiceState, status_reason: int) -> None:
+        self._enter("set_invoice_state", write=True)
+        self.calls["set_invoice_state"] += 1
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
+            update={"state": state, "status_reason": status_reason}
+        )
+
+    async def add_sync_history(self, entry: SyncHistoryEntry) -> None:
+        self._enter("add_sync_history", write=True)
+        await super().add_sync_history(entry)
+
+    async def update_customer_xero(
+        self,
+        kind: str,
+        customer_id: UUID,
+        *,
+        xero_contact_id: str | None = None,
+        amount_owed: Decimal | None = None,
+        amount_overdue: Decimal | None = None,
+    ) -> None:
+        self._enter("update_customer_xero", write=True)
+        await super().update_customer_xero(
+            kind,
+            customer_id,
+            xero_contact_id=xero_contact_id,
+            amount_owed=amount_owed,
+            amount_overdue=amount_overdue,
+        )
+        if amount_owed is not None or amount_overdue is not None:
+            self.balances[(kind, customer_id)] = (amount_owed, amount_overdue)
+
+    async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
+        self.calls["find_customers_by_xero_contact_id"] += 1
+        return [c for c in self.customers.values() if c.xero_contact_id == xero_contact_id]
+
+    async def get_connection_by_tenant_id(self, tenant_id: str) -> ConnectionSettings | None:
+        self.calls["get_connection_by_tenant_id"] += 1
+        return next((c for c in self.connections.values() if c.tenant_id == tenant_id), None)
+
+    async def list_connections(self) -> list[ConnectionSettings]:
+        self.calls["list_connections"] += 1
+        return list(self.connections.values())
