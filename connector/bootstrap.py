@@ -112,6 +112,7 @@ def bootstrap(settings: Settings) -> App:
         xero_for=xero_for,
         queues=queues,
         cancel_queue=settings.invoice_cancel_queue,
+        sync_queue=settings.invoice_sync_queue,
         org_url=settings.dataverse_url.rstrip("/"),
         clock=utc_now,
         items=ItemCache(),

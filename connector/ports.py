@@ -209,7 +209,8 @@ class XeroItems(Protocol):
 
 
 class XeroInvoices(Protocol):
-    def find_invoices_by_url(self, url: str) -> list[XeroInvoice]: ...
+    def find_invoices_by_urls(self, urls: list[str]) -> list[XeroInvoice]:
+        """Invoices whose Url is one of these (in as few calls as Xero's query length allows)."""
 
     def create_invoice(self, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice: ...
 

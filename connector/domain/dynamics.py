@@ -163,6 +163,7 @@ class XeroDetails(_Model):
     credit_note_number: str | None = None
     claimed_until: datetime | None = None  # work claim; expires so a crashed worker never blocks
     claimed_by: str | None = None
+    pending_create: str | None = None  # a create that may have reached Xero (domain/sync/pending_create.py)
     etag: str | None = None
 
 

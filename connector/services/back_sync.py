@@ -113,6 +113,19 @@ async def _reread_and_apply(
         return _ignored(message, "invoice no longer in Xero")
 
 
+async def _fresh_invoice(
+    dataverse: DataversePort, details: XeroDetails
+) -> tuple[Invoice | None, XeroDetails]:
+    """The Dynamics invoice and the freshest Xero details; no invoice once it is deleted in Dynamics."""
+    if details.invoice_id is None:
+        return None, details
+    try:
+        snapshot = await dataverse.get_invoice_snapshot(details.invoice_id)
+    except NotFoundError:
+        return None, details  # deleted in Dynamics: keep Xero details current, nothing else
+    return snapshot.invoice, snapshot.xero_details or details
+
+
 async def apply_invoice_update(
     xero_source: XeroInvoice | Callable[[], Awaitable[XeroInvoice]],
     details: XeroDetails,
@@ -127,14 +140,7 @@ async def apply_invoice_update(
     retry knows the previous attempt did not finish.
     """
     dataverse, xero, now = deps.dataverse, deps.xero_for(connection), deps.clock()
-    invoice: Invoice | None = None
-    if details.invoice_id is not None:
-        try:
-            snapshot = await dataverse.get_invoice_snapshot(details.invoice_id)
-            invoice = snapshot.invoice
-            details = snapshot.xero_details or details  # the freshest copy we can get
-        except NotFoundError:
-            invoice = None  # deleted in Dynamics: keep Xero details current, nothing else
+    invoice, details = await _fresh_invoice(dataverse, details)
     # Read Xero only now, after the Xero details: two events handled at once can then never write an
     # older Xero state over a newer one (the details write below is conditional on their ETag).
     xero_invoice = xero_source if isinstance(xero_source, XeroInvoice) else await xero_source()

@@ -1,36 +1,35 @@
-"""Claims: an ETag write on Xero details, so two workers never run one invoice's create at once."""
+"""Claims and the crash window: an ETag write on Xero details, so two workers never run one invoice's
+create at once; and the pending-create record, so a create whose answer was lost is never sent twice."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
+from uuid import UUID
 
+from connector.domain.sync.header import dynamics_record_url
+from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroInvoice
-from connector.errors import (
-    ClaimedElsewhereError,
-    ConcurrencyConflictError,
-)
-from connector.ports import XeroPort
+from connector.errors import ClaimedElsewhereError, ConcurrencyConflictError
 from connector.services.sync_attempt import CLAIM_SECONDS, SyncAttempt
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.claims")
 
 CLAIM_RECHECK_SECONDS = 5
-# Xero recommends batches of up to 50 elements.
+GONE = ("DELETED", "VOIDED")
 
 
-async def claim(attempt: SyncAttempt) -> bool:
-    """Take the invoice with an ETag write. Returns whether an earlier attempt left a stale claim
-    (it may have created the Xero invoice and crashed before writing back)."""
+async def claim(attempt: SyncAttempt) -> None:
+    """Take the invoice with an ETag write; ClaimedElsewhereError when another worker holds it."""
     details, now = attempt.details, attempt.now
     if details.claimed_until is not None and details.claimed_until > now:
         # Look again soon rather than at expiry: the holder usually finishes within seconds.
         wait = min((details.claimed_until - now).total_seconds() + 1, CLAIM_RECHECK_SECONDS)
         raise ClaimedElsewhereError(f"invoice {attempt.invoice.id} is being synced by another worker", wait)
-    stale = details.claimed_until is not None
     changes = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": uuid.uuid4().hex}
     try:
         attempt.etag = await attempt.deps.dataverse.update_xero_details(details.id, changes, details.etag)
@@ -38,17 +37,14 @@ async def claim(attempt: SyncAttempt) -> bool:
         raise ClaimedElsewhereError(
             f"invoice {attempt.invoice.id} was claimed by another worker", 2
         ) from None
-    return stale
 
 
-async def release(attempt: SyncAttempt, *, create_attempted: bool) -> None:
-    """Give the claim back. After a create that may have reached Xero, leave it expired (not cleared),
-    so the next attempt looks for that invoice in Xero before creating."""
-    changes: dict[str, object] = {"claimed_until": attempt.now if create_attempted else None}
-    if not create_attempted:
-        changes["claimed_by"] = None
+async def release(attempt: SyncAttempt) -> None:
+    """Give the claim back. The pending-create record stays: only positive evidence clears it."""
     try:
-        await attempt.deps.dataverse.update_xero_details(attempt.details.id, changes, None)
+        await attempt.deps.dataverse.update_xero_details(
+            attempt.details.id, {"claimed_until": None, "claimed_by": None}, None
+        )
     except Exception as exc:  # the claim expires by itself; never hide the original error
         log_step(
             logger,
@@ -59,11 +55,38 @@ async def release(attempt: SyncAttempt, *, create_attempted: bool) -> None:
         )
 
 
-async def find_previous_create(attempt: SyncAttempt, xero: XeroPort, url: str | None) -> XeroInvoice | None:
-    if not url:
-        return None
-    found = await asyncio.to_thread(xero.find_invoices_by_url, url)
-    live = [invoice for invoice in found if invoice.status not in ("DELETED", "VOIDED")]
-    if live:
-        log_step(logger, "sync.adopted", invoice_id=attempt.invoice.id, xero_invoice_id=live[0].invoice_id)
-    return live[0] if live else None
+def pending_create(attempt: SyncAttempt) -> PendingCreate | None:
+    return PendingCreate.decode(attempt.details.pending_create)
+
+
+async def record_pending_create(attempt: SyncAttempt, create: PendingCreate) -> None:
+    """Written before the create is sent, under our claim (If-Match), so a lost answer is looked up."""
+    if attempt.details.pending_create == create.encode():
+        return  # the same create again, with the same key
+    etag = attempt.etag or attempt.details.etag
+    try:
+        attempt.etag = await attempt.deps.dataverse.update_xero_details(
+            attempt.details.id, {"pending_create": create.encode()}, etag
+        )
+    except ConcurrencyConflictError:
+        raise ClaimedElsewhereError(f"invoice {attempt.invoice.id} changed while claimed", 2) from None
+    attempt.details = attempt.details.model_copy(update={"pending_create": create.encode()})
+
+
+def invoice_url(attempt: SyncAttempt) -> str:
+    """The deep link the connector sets as the Xero invoice's Url: how a lost create is found."""
+    return dynamics_record_url(attempt.deps.org_url, attempt.invoice.id)
+
+
+async def find_previous_creates(attempts: Sequence[SyncAttempt]) -> dict[UUID, XeroInvoice]:
+    """For attempts whose create may have reached Xero: the invoice it made, looked up by Url, in one
+    Xero call for all of them (one connection). Raises when Xero cannot answer: nothing is cleared then."""
+    if not attempts:
+        return {}
+    urls = {attempt.invoice.id: invoice_url(attempt).lower() for attempt in attempts}
+    found = await asyncio.to_thread(attempts[0].xero.find_invoices_by_urls, sorted(set(urls.values())))
+    live = {invoice.url.lower(): invoice for invoice in found if invoice.status not in GONE and invoice.url}
+    previous = {invoice_id: live[url] for invoice_id, url in urls.items() if url in live}
+    for invoice_id, invoice in previous.items():
+        log_step(logger, "sync.adopted", invoice_id=invoice_id, xero_invoice_id=invoice.invoice_id)
+    return previous

@@ -10,10 +10,13 @@ from connector.domain.cancel.rules import (
     decide_delete,
 )
 from connector.domain.dynamics import (
+    ConnectionSettings,
     SyncAction,
+    XeroDetails,
 )
 from connector.domain.messages import InvoiceCancelMessage
 from connector.domain.sync import history
+from connector.domain.xero_records import XeroInvoice
 from connector.errors import AuthorisationError, NotFoundError, XeroValidationError
 from connector.ports import (
     XeroStatusWrite,
@@ -80,6 +83,21 @@ async def delete_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
         return CancelResult.NEEDS_ATTENTION
 
     status: XeroStatusWrite = "DELETED" if decision.action == DeleteAction.DELETE else "VOIDED"
+    return await _set_status(message, deps, details, connection, xero_invoice, status, ctx)
+
+
+async def _set_status(
+    message: InvoiceCancelMessage,
+    deps: CancelDependencies,
+    details: XeroDetails,
+    connection: ConnectionSettings,
+    xero_invoice: XeroInvoice,
+    status: XeroStatusWrite,
+    ctx: history.HistoryContext,
+) -> CancelResult:
+    """DELETED or VOIDED in Xero, then the new status on the Xero details the invoice left behind."""
+    xero, dataverse = deps.xero_for(connection), deps.dataverse
+    number = xero_invoice.invoice_number or details.xero_invoice_number
     key = cancel_key(connection, message.invoice_id, f"delete-{status.lower()}", xero_invoice.invoice_id)
     try:
         changed = await asyncio.to_thread(xero.set_invoice_status, xero_invoice.invoice_id, status, key)

@@ -35,7 +35,7 @@ class ReconcileDependencies(BackSyncDependencies):
     max_pages: int = 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReconcileReport:
     connection_id: str
     since: datetime
@@ -58,32 +58,10 @@ async def reconcile(
         log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
 
-    xero = deps.xero_for(connection)
     clock_start = time.monotonic()
-    seen = tracked = updated = paid = 0
-    last_updated_at: datetime | None = None
-    more = False
-    for page in range(1, deps.max_pages + 1):
-        invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
-        for xero_invoice in invoices:
-            seen += 1
-            if xero_invoice.updated_at is not None:
-                last_updated_at = _aware(xero_invoice.updated_at)
-            details = await deps.dataverse.find_xero_details_by_xero_invoice_id(xero_invoice.invoice_id)
-            if details is None:
-                continue  # B5: not ours
-            tracked += 1
-            result = await apply_invoice_update(xero_invoice, details, connection, deps, correlation_id)
-            if result in (EventResult.UPDATED, EventResult.PAID):
-                updated += 1
-            if result == EventResult.PAID:
-                paid += 1
-        if len(invoices) < PAGE_SIZE:
-            break
-    else:
-        more = True
-
-    watermark = _next_watermark(since, started - deps.overlap, last_updated_at, more)
+    report = ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
+    last_updated_at = await _pull(connection, deps, since, report, correlation_id)
+    watermark = _next_watermark(since, started - deps.overlap, last_updated_at, report.more)
     await deps.watermarks.set(connection.id, watermark)
     log_step(
         logger,
@@ -91,24 +69,45 @@ async def reconcile(
         connection=connection.name,
         since=since.isoformat(),
         watermark=watermark.isoformat(),
-        seen=seen,
-        tracked=tracked,
-        updated=updated,
-        paid=paid,
-        more=more,
+        seen=report.seen,
+        tracked=report.tracked,
+        updated=report.updated,
+        paid=report.paid,
+        more=report.more,
         duration_ms=round((time.monotonic() - clock_start) * 1000),
         correlation_id=correlation_id,
     )
-    return ReconcileReport(
-        connection_id=str(connection.id),
-        since=since,
-        watermark=watermark,
-        seen=seen,
-        tracked=tracked,
-        updated=updated,
-        paid=paid,
-        more=more,
-    )
+    report.watermark = watermark
+    return report
+
+
+async def _pull(
+    connection: ConnectionSettings,
+    deps: ReconcileDependencies,
+    since: datetime,
+    report: ReconcileReport,
+    correlation_id: str,
+) -> datetime | None:
+    """Apply every tracked invoice Xero changed since `since`, page by page; the last change time seen."""
+    xero = deps.xero_for(connection)
+    last_updated_at: datetime | None = None
+    for page in range(1, deps.max_pages + 1):
+        invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
+        for xero_invoice in invoices:
+            report.seen += 1
+            if xero_invoice.updated_at is not None:
+                last_updated_at = _aware(xero_invoice.updated_at)
+            details = await deps.dataverse.find_xero_details_by_xero_invoice_id(xero_invoice.invoice_id)
+            if details is None:
+                continue  # B5: not ours
+            report.tracked += 1
+            result = await apply_invoice_update(xero_invoice, details, connection, deps, correlation_id)
+            report.updated += result in (EventResult.UPDATED, EventResult.PAID)
+            report.paid += result == EventResult.PAID
+        if len(invoices) < PAGE_SIZE:
+            return last_updated_at
+    report.more = True
+    return last_updated_at
 
 
 def _aware(at: datetime) -> datetime:

@@ -55,6 +55,7 @@ class SyncDependencies:
     org_url: str
     clock: Clock
     items: ItemCache = field(default_factory=ItemCache)
+    sync_queue: str = "invoice-sync"
     # Dynamics customer → Xero ContactID found or created by this process (also remembered on the record;
     # this spares the invoices that were read before that write a second lookup).
     contact_ids: dict[UUID, str] = field(default_factory=dict)

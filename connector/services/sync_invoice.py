@@ -10,13 +10,20 @@ from connector.domain.dynamics import (
 )
 from connector.domain.messages import InvoiceSyncMessage
 from connector.domain.sync import history
+from connector.domain.sync.pending_create import PendingCreate
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
 from connector.errors import (
     AuthorisationError,
     NotFoundError,
-    RateLimitedError,
     XeroValidationError,
 )
-from connector.services.claims import claim, find_previous_create, release
+from connector.services.claims import (
+    claim,
+    find_previous_creates,
+    pending_create,
+    record_pending_create,
+    release,
+)
 from connector.services.prepare import prepare
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.update_invoice import update_invoice
@@ -37,39 +44,52 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
 
 
 async def _create(attempt: SyncAttempt) -> SyncResult:
-    stale_claim = False if attempt.claimed_at_setup else await claim(attempt)
-    create_attempted = False
+    if not attempt.claimed_at_setup:
+        await claim(attempt)
     try:
+        pending = pending_create(attempt)
+        # A create may have reached Xero before: look for it first. A failure here raises, and the
+        # record stays, so the next attempt looks again instead of creating a second invoice.
+        previous = (await find_previous_creates([attempt])).get(attempt.invoice.id) if pending else None
         draft = await prepare(attempt)
         if draft is None:
-            return SyncResult.FAILED
-        xero = attempt.xero
-        previous = await find_previous_create(attempt, xero, draft.url) if stale_claim else None
+            return SyncResult.FAILED  # already marked Failed, the claim given back
+        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id)
         if previous is not None:
-            created, result = previous, SyncResult.ADOPTED
-        else:
-            create_attempted = True
-            created = await asyncio.to_thread(xero.create_invoice, draft, attempt.key("create"))
-            result = SyncResult.CREATED
+            edited = pending is not None and pending.fingerprint != create.fingerprint
+            await write_back(attempt, previous, SyncResult.ADOPTED, edited_since=edited)
+            return SyncResult.ADOPTED
+        await record_pending_create(attempt, create)
+        created = await _send(attempt, draft, create)
     except XeroValidationError as exc:
         await fail(attempt, history.validation_failed(attempt.ctx, exc.messages))
         return SyncResult.FAILED
     except AuthorisationError:
         await fail(attempt, history.reconnect_needed(attempt.ctx, attempt.connection.name))
         return SyncResult.FAILED
-    except BaseException as exc:
-        sent = create_attempted and not isinstance(exc, RateLimitedError)
-        await release(attempt, create_attempted=sent)
+    except BaseException:
+        await release(attempt)
         raise
-    await write_back(attempt, created, result)
-    return result
+    if created is None:
+        return SyncResult.FAILED
+    await write_back(attempt, created, SyncResult.CREATED)
+    return SyncResult.CREATED
+
+
+async def _send(attempt: SyncAttempt, draft: XeroInvoiceDraft, create: PendingCreate) -> XeroInvoice | None:
+    """The create itself. Xero refusing it is positive evidence that nothing was made."""
+    try:
+        return await asyncio.to_thread(attempt.xero.create_invoice, draft, create.key)
+    except XeroValidationError as exc:
+        await fail(attempt, history.validation_failed(attempt.ctx, exc.messages), create_refused=True)
+        return None
 
 
 async def sync_gave_up(
     message: InvoiceSyncMessage, reason: str, deps: SyncDependencies, attempts: int
 ) -> None:
     """O2: the last retry failed. Export status Failed and a sync-history line, so the user sees it.
-    The claim is left as it is: if the create may have reached Xero, the next attempt looks there first."""
+    A pending create is left as it is: if it may have reached Xero, the next attempt looks there first."""
     try:
         snapshot = await deps.dataverse.get_invoice_snapshot(message.invoice_id)
     except NotFoundError:

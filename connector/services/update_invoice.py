@@ -50,7 +50,7 @@ async def update_invoice(attempt: SyncAttempt) -> SyncResult:
         await fail(attempt, history.reconnect_needed(attempt.ctx, connection.name))
         return SyncResult.FAILED
     except BaseException:
-        await release(attempt, create_attempted=False)
+        await release(attempt)
         raise
     await dataverse.update_xero_details(
         details.id,

@@ -19,8 +19,12 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.write_back")
 
 
-async def write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncResult) -> None:
-    """I7: Xero details first (the Xero id must never be lost), then totals, then history; I8 email."""
+async def write_back(
+    attempt: SyncAttempt, created: XeroInvoice, result: SyncResult, *, edited_since: bool = False
+) -> None:
+    """I7: Xero details first (the Xero id must never be lost), then totals, then history; I8 email.
+    `edited_since`: the user changed the invoice after the create was sent, so the change goes to Xero
+    next, as an update (I11)."""
     xero, dataverse, connection = attempt.xero, attempt.deps.dataverse, attempt.connection
     online_url = None
     if created.status in ("AUTHORISED", "PAID"):
@@ -31,7 +35,7 @@ async def write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncRes
         "xero_status": created.status,
         "xero_url": xero_deep_link(created),
         "online_invoice_url": online_url,
-        "export_status": ExportStatus.YES,
+        "export_status": ExportStatus.READY_TO_UPDATE if edited_since else ExportStatus.YES,
         "exported_on": attempt.now,
         "amount_due": created.amount_due,
         "amount_paid": created.amount_paid,
@@ -41,20 +45,44 @@ async def write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncRes
         "due_date": created.due_date,
         "claimed_until": None,
         "claimed_by": None,
+        "pending_create": None,
     }
-    invoice = attempt.invoice
-    # Only when Xero's figures differ: an unchanged write would still fire the invoice's update webhook.
-    totals = (
-        InvoiceTotals(
-            invoice_id=invoice.id,
-            total_tax=created.total_tax,
-            total_amount=created.total,
-            due_date=created.due_date,
-        )
-        if (invoice.total_tax, invoice.total_amount) != (created.total_tax, created.total)
-        or (created.due_date is not None and created.due_date != invoice.due_date)
-        else None
+    await dataverse.commit_sync_result(
+        attempt.details.id, changes, _changed_totals(attempt, created), _history(attempt, created)
     )
+    if edited_since:
+        again = attempt.message.model_copy(update={"message_name": "ExportStatusChanged"})
+        await asyncio.to_thread(attempt.deps.queues.send, attempt.deps.sync_queue, again.model_dump_json())
+    if connection.send_email and created.status == "AUTHORISED":
+        await asyncio.to_thread(xero.email_invoice, created.invoice_id, attempt.key("email"))
+    log_step(
+        logger,
+        f"sync.{result.value}",
+        invoice_id=attempt.invoice.id,
+        connection=connection.name,
+        xero_invoice_id=created.invoice_id,
+        xero_number=created.invoice_number,
+        correlation_id=attempt.message.correlation_id,
+    )
+
+
+def _changed_totals(attempt: SyncAttempt, created: XeroInvoice) -> InvoiceTotals | None:
+    """Only when Xero's figures differ: an unchanged write would still fire the invoice's update webhook."""
+    invoice = attempt.invoice
+    if (invoice.total_tax, invoice.total_amount) == (created.total_tax, created.total) and (
+        created.due_date is None or created.due_date == invoice.due_date
+    ):
+        return None
+    return InvoiceTotals(
+        invoice_id=invoice.id,
+        total_tax=created.total_tax,
+        total_amount=created.total,
+        due_date=created.due_date,
+    )
+
+
+def _history(attempt: SyncAttempt, created: XeroInvoice) -> list[SyncHistoryEntry]:
+    invoice = attempt.invoice
     entries: list[SyncHistoryEntry] = [
         history.created(
             attempt.ctx,
@@ -74,18 +102,7 @@ async def write_back(attempt: SyncAttempt, created: XeroInvoice, result: SyncRes
                 currency_code=invoice.currency_code,
             )
         )
-    await dataverse.commit_sync_result(attempt.details.id, changes, totals, entries)
-    if connection.send_email and created.status == "AUTHORISED":
-        await asyncio.to_thread(xero.email_invoice, created.invoice_id, attempt.key("email"))
-    log_step(
-        logger,
-        f"sync.{result.value}",
-        invoice_id=attempt.invoice.id,
-        connection=connection.name,
-        xero_invoice_id=created.invoice_id,
-        xero_number=created.invoice_number,
-        correlation_id=attempt.message.correlation_id,
-    )
+    return entries
 
 
 def xero_deep_link(invoice: XeroInvoice) -> str:
@@ -93,12 +110,19 @@ def xero_deep_link(invoice: XeroInvoice) -> str:
     return f"https://go.xero.com/{path}?InvoiceID={invoice.invoice_id}"
 
 
-async def fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None) -> None:
-    """I10: export status Failed, the claim released, and the reason in sync history."""
+async def fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None, *, create_refused: bool = False) -> None:
+    """I10: export status Failed, the claim released, and the reason in sync history. Only when Xero
+    refused the create itself is the pending create forgotten: nothing was made."""
     dataverse = attempt.deps.dataverse
     if entry is not None:
         await dataverse.add_sync_history(entry)
-    changes = {"export_status": ExportStatus.FAILED, "claimed_until": None, "claimed_by": None}
+    changes: dict[str, object] = {
+        "export_status": ExportStatus.FAILED,
+        "claimed_until": None,
+        "claimed_by": None,
+    }
+    if create_refused:
+        changes["pending_create"] = None
     await dataverse.update_xero_details(attempt.details.id, changes, None)
     log_step(
         logger,

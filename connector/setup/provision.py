@@ -20,6 +20,27 @@ def label(text: str) -> dict[str, Any]:
     }
 
 
+_BOOLEAN_OPTIONS = {
+    "TrueOption": {"Value": 1, "Label": label("Yes")},
+    "FalseOption": {"Value": 0, "Label": label("No")},
+    "OptionSetType": "Boolean",
+}
+# The metadata type and its type-specific properties, by column kind (strings and choices need the column).
+_FIXED_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bool": ("BooleanAttributeMetadata", {"DefaultValue": False, "OptionSet": _BOOLEAN_OPTIONS}),
+    "int": ("IntegerAttributeMetadata", {"Format": "None", "MinValue": -2147483648, "MaxValue": 2147483647}),
+    "decimal": (
+        "DecimalAttributeMetadata",
+        {"Precision": 4, "MinValue": -100000000000.0, "MaxValue": 100000000000.0},
+    ),
+    "date": ("DateTimeAttributeMetadata", {"Format": "DateOnly", "DateTimeBehavior": {"Value": "DateOnly"}}),
+    "datetime": (
+        "DateTimeAttributeMetadata",
+        {"Format": "DateAndTime", "DateTimeBehavior": {"Value": "UserLocal"}},
+    ),
+}
+
+
 def column_definition(column: Column) -> dict[str, Any]:
     """AttributeMetadata body for one column."""
     base: dict[str, Any] = {
@@ -32,67 +53,21 @@ def column_definition(column: Column) -> dict[str, Any]:
         },
     }
     kind = column.kind
+    if kind in _FIXED_KINDS:
+        metadata, extra = _FIXED_KINDS[kind]
+        return {"@odata.type": f"{CRM}{metadata}", **base, **extra}
     if kind == "string":
-        return {
-            "@odata.type": f"{CRM}StringAttributeMetadata",
-            **base,
-            "MaxLength": column.max_length,
-            "FormatName": {"Value": "Text"},
-        }
+        extra = {"MaxLength": column.max_length, "FormatName": {"Value": "Text"}}
+        return {"@odata.type": f"{CRM}StringAttributeMetadata", **base, **extra}
     if kind == "memo":
-        return {
-            "@odata.type": f"{CRM}MemoAttributeMetadata",
-            **base,
-            "MaxLength": column.max_length,
-            "Format": "TextArea",
-        }
-    if kind == "bool":
-        options = {
-            "TrueOption": {"Value": 1, "Label": label("Yes")},
-            "FalseOption": {"Value": 0, "Label": label("No")},
-            "OptionSetType": "Boolean",
-        }
-        return {
-            "@odata.type": f"{CRM}BooleanAttributeMetadata",
-            **base,
-            "DefaultValue": False,
-            "OptionSet": options,
-        }
-    if kind == "int":
-        return {
-            "@odata.type": f"{CRM}IntegerAttributeMetadata",
-            **base,
-            "Format": "None",
-            "MinValue": -2147483648,
-            "MaxValue": 2147483647,
-        }
-    if kind == "decimal":
-        return {
-            "@odata.type": f"{CRM}DecimalAttributeMetadata",
-            **base,
-            "Precision": 4,
-            "MinValue": -100000000000.0,
-            "MaxValue": 100000000000.0,
-        }
-    if kind in ("datetime", "date"):
-        return {
-            "@odata.type": f"{CRM}DateTimeAttributeMetadata",
-            **base,
-            "Format": "DateOnly" if kind == "date" else "DateAndTime",
-            "DateTimeBehavior": {"Value": "DateOnly" if kind == "date" else "UserLocal"},
-        }
-    choices: list[dict[str, Any]] = [
-        {"Value": v, "Label": label(text)} for text, v in (column.choices or {}).items()
-    ]
+        extra = {"MaxLength": column.max_length, "Format": "TextArea"}
+        return {"@odata.type": f"{CRM}MemoAttributeMetadata", **base, **extra}
+    choices = [{"Value": v, "Label": label(text)} for text, v in (column.choices or {}).items()]
+    option_set = {"@odata.type": f"{CRM}OptionSetMetadata", "IsGlobal": False, "OptionSetType": "Picklist"}
     return {
         "@odata.type": f"{CRM}PicklistAttributeMetadata",
         **base,
-        "OptionSet": {
-            "@odata.type": f"{CRM}OptionSetMetadata",
-            "IsGlobal": False,
-            "OptionSetType": "Picklist",
-            "Options": choices,
-        },
+        "OptionSet": {**option_set, "Options": choices},
     }
 
 

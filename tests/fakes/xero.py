@@ -24,6 +24,7 @@ from connector.domain.xero_records import (
     XeroItem,
     XeroItemDraft,
 )
+from connector.adapters.xero.errors import XeroApiError
 from connector.errors import NotFoundError, XeroValidationError
 
 
@@ -40,6 +41,10 @@ class _XeroLedger:
     reject_with: list[str] | None = None
     reject_batch_element: Callable[[XeroInvoiceDraft], list[str]] | None = None
     fail_after_create: Exception | None = None  # "commit then time out"
+    # The next calls of a method raise these, in order, before doing anything (a 5xx, a 429…).
+    fail_calls: dict[str, list[Exception]] = field(default_factory=dict)
+    key_bodies: dict[str, str] = field(default_factory=dict)  # Idempotency-Key → the body first sent
+    batch_replies: dict[str, list[XeroInvoice]] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_contact(self, name: str, number: str | None = None) -> XeroContact:
@@ -82,16 +87,69 @@ class _XeroLedger:
         self.items.update({item.code: item for item in created})
         return created
 
-    def find_invoices_by_url(self, url: str) -> list[XeroInvoice]:
-        self.calls["find_invoices_by_url"] += 1
-        return [self.invoices[i] for i, d in self.drafts.items() if d.url == url]
+    def _scripted_failure(self, name: str) -> None:
+        queue = self.fail_calls.get(name)
+        if queue:
+            raise queue.pop(0)
+
+    def _replay(self, idempotency_key: str, body: str) -> bool:
+        """As the emulator: the same key and body replays; the same key with another body is a 422."""
+        first = self.key_bodies.setdefault(idempotency_key, body)
+        if first != body:
+            raise XeroApiError("Xero: Idempotency-Key reused with a different request (HTTP 422)", 422)
+        return idempotency_key in self.keys or idempotency_key in self.batch_replies
+
+    def find_invoices_by_urls(self, urls: list[str]) -> list[XeroInvoice]:
+        self.calls["find_invoices_by_urls"] += 1
+        self._scripted_failure("find_invoices_by_urls")
+        wanted = {url.lower() for url in urls}
+        return [self.invoices[i] for i, d in self.drafts.items() if d.url and d.url.lower() in wanted]
 
     def create_invoice(self, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice:
         self.calls["create_invoice"] += 1
-        if idempotency_key in self.keys:
+        self._scripted_failure("create_invoice")
+        if self._replay(idempotency_key, draft.model_dump_json()):
             return self.keys[idempotency_key]
         if self.reject_with:
             raise XeroValidationError(list(self.reject_with))
+        invoice = self._new_invoice(draft)
+        self.keys[idempotency_key] = invoice
+        self._maybe_lose_answer()
+        return invoice
+
+    def create_invoices(
+        self, drafts: list[XeroInvoiceDraft], idempotency_key: str, summarize_errors: bool = False
+    ) -> list[XeroInvoice]:
+        """summarizeErrors=false: every element comes back, failed ones with their validation errors."""
+        self.calls["create_invoices"] += 1
+        self._scripted_failure("create_invoices")
+        body = "[" + ",".join(draft.model_dump_json() for draft in drafts) + "]"
+        if self._replay(idempotency_key, body):
+            return self.batch_replies[idempotency_key]
+        results = []
+        for draft in drafts:
+            problems = self.reject_batch_element(draft) if self.reject_batch_element else []
+            if problems:
+                results.append(
+                    XeroInvoice(
+                        invoice_id="00000000-0000-0000-0000-000000000000",
+                        type=draft.type,
+                        status=draft.status,
+                        validation_errors=problems,
+                    )
+                )
+                continue
+            results.append(self._new_invoice(draft))
+        self.batch_replies[idempotency_key] = results
+        self._maybe_lose_answer()
+        return results
+
+    def _maybe_lose_answer(self) -> None:
+        if self.fail_after_create is not None:
+            error, self.fail_after_create = self.fail_after_create, None
+            raise error
+
+    def _new_invoice(self, draft: XeroInvoiceDraft) -> XeroInvoice:
         sub_total = sum((line_amount(line) for line in draft.line_items), Decimal(0))
         tax = (
             (sub_total * Decimal("0.15")).quantize(Decimal("0.01"))
@@ -115,33 +173,7 @@ class _XeroLedger:
         )
         self.invoices[invoice.invoice_id] = invoice
         self.drafts[invoice.invoice_id] = draft
-        self.keys[idempotency_key] = invoice
-        if self.fail_after_create is not None:
-            error, self.fail_after_create = self.fail_after_create, None
-            raise error
         return invoice
-
-    def create_invoices(
-        self, drafts: list[XeroInvoiceDraft], idempotency_key: str, summarize_errors: bool = False
-    ) -> list[XeroInvoice]:
-        """summarizeErrors=false: every element comes back, failed ones with their validation errors."""
-        self.calls["create_invoices"] += 1
-        results = []
-        for draft in drafts:
-            problems = self.reject_batch_element(draft) if self.reject_batch_element else []
-            if problems:
-                results.append(
-                    XeroInvoice(
-                        invoice_id="00000000-0000-0000-0000-000000000000",
-                        type=draft.type,
-                        status=draft.status,
-                        validation_errors=problems,
-                    )
-                )
-                continue
-            self.calls["create_invoice"] -= 1  # counted once, as the batch
-            results.append(self.create_invoice(draft, f"{idempotency_key}/{draft.url}"))
-        return results
 
     def update_invoice(self, invoice_id: str, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice:
         self.calls["update_invoice"] += 1

@@ -145,13 +145,12 @@ XERO_DETAILS_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     "credit_note_number": ("CreditNoteNumber", "string"),
     "claimed_until": ("ClaimedUntil", "datetime"),
     "claimed_by": ("ClaimedBy", "string"),
+    # "<Idempotency-Key> <draft fingerprint>" of a create that may have reached Xero; see services/claims.py
+    "pending_create": ("PendingCreate", "string"),
 }
 
 
-def build_schema(prefix: str = "xc") -> ConnectorSchema:
-    """The whole connector schema for one publisher prefix."""
-    p = prefix.lower()
-
+def _sync_tables(p: str) -> dict[str, CustomTable]:
     def col(name: str, kind: ColumnKind, label: str, **extra: Any) -> Column:
         return _col(p, name, kind, label, **extra)
 
@@ -183,6 +182,13 @@ def build_schema(prefix: str = "xc") -> ConnectorSchema:
             col("CorrelationId", "string", "Correlation Id", max_length=100),
         ),
     )
+    return {"connection": connection, "xero_details": xero_details, "sync_history": sync_history}
+
+
+def _reference_tables(p: str) -> dict[str, CustomTable]:
+    def col(name: str, kind: ColumnKind, label: str, **extra: Any) -> Column:
+        return _col(p, name, kind, label, **extra)
+
     tax_type = CustomTable(
         f"{p}_XeroTaxType",
         f"{p}_xerotaxtypes",
@@ -214,6 +220,13 @@ def build_schema(prefix: str = "xc") -> ConnectorSchema:
         "Xero Branding Themes",
         (col("XeroId", "string", "Xero Id"), col("SortOrder", "int", "Sort Order")),
     )
+    return {"tax_type": tax_type, "account_code": account_code, "branding_theme": branding_theme}
+
+
+def _standard_columns(p: str) -> dict[str, tuple[Column, ...]]:
+    def col(name: str, kind: ColumnKind, label: str, **extra: Any) -> Column:
+        return _col(p, name, kind, label, **extra)
+
     customer_columns = (
         col("XeroContactId", "string", "Xero Contact Id", max_length=100),
         col("AmountOwed", "decimal", "Amount Owed (Xero)"),
@@ -227,9 +240,13 @@ def build_schema(prefix: str = "xc") -> ConnectorSchema:
         "account": customer_columns,
         "contact": customer_columns,
     }
-    c, d, h = connection.logical_name, xero_details.logical_name, sync_history.logical_name
-    t, a, b = tax_type.logical_name, account_code.logical_name, branding_theme.logical_name
-    lookups = {
+    return standard
+
+
+def _lookups(p: str, tables: dict[str, CustomTable]) -> dict[str, Lookup]:
+    c, d, h = (tables[key].logical_name for key in ("connection", "xero_details", "sync_history"))
+    t, a, b = (tables[key].logical_name for key in ("tax_type", "account_code", "branding_theme"))
+    return {
         "details_invoice": Lookup(f"{p}_invoice_{d}", "invoice", d, f"{p}_InvoiceId", "Invoice"),
         "details_connection": Lookup(f"{c}_{d}", c, d, f"{p}_ConnectionId", "Connection"),
         "history_invoice": Lookup(f"{p}_invoice_{h}", "invoice", h, f"{p}_InvoiceId", "Invoice"),
@@ -246,14 +263,14 @@ def build_schema(prefix: str = "xc") -> ConnectorSchema:
         "account_code_connection": Lookup(f"{c}_{a}", c, a, f"{p}_ConnectionId", "Connection"),
         "branding_theme_connection": Lookup(f"{c}_{b}", c, b, f"{p}_ConnectionId", "Connection"),
     }
-    tables = {
-        "connection": connection,
-        "xero_details": xero_details,
-        "sync_history": sync_history,
-        "tax_type": tax_type,
-        "account_code": account_code,
-        "branding_theme": branding_theme,
-    }
+
+
+def build_schema(prefix: str = "xc") -> ConnectorSchema:
+    """The whole connector schema for one publisher prefix."""
+    p = prefix.lower()
+    tables = {**_sync_tables(p), **_reference_tables(p)}
+    lookups = _lookups(p, tables)
+    standard = _standard_columns(p)
     by_key: dict[str, Any] = {f"table:{key}": table for key, table in tables.items()}
     by_key.update({f"lookup:{key}": lookup for key, lookup in lookups.items()})
     return ConnectorSchema(p, tuple(tables.values()), standard, tuple(lookups.values()), by_key)

@@ -54,6 +54,7 @@ T = TypeVar("T")
 InvoiceStatusChange = Literal["DELETED", "VOIDED", "AUTHORISED", "SUBMITTED"]
 
 ITEM_CODES_PER_QUERY = 20
+URLS_PER_QUERY = 25  # each Url clause is ~100 characters of query string
 
 
 class XeroTenantConnection(BaseModel):
@@ -158,9 +159,13 @@ class XeroClient(XeroSession):
         result = self._call("get_invoices", self._accounting.get_invoices, self.tenant_id, where=where)
         return [convert.invoice_from_sdk(invoice) for invoice in (result.invoices or [])]
 
-    def find_invoices_by_url(self, url: str) -> list[XeroInvoice]:
-        """Crash-window lookup: invoices whose Url is the Dynamics record link we set on create."""
-        return self._invoices_where(convert.where_equals("Url", url))
+    def find_invoices_by_urls(self, urls: list[str]) -> list[XeroInvoice]:
+        """Crash-window lookup: invoices whose Url is one of the Dynamics record links we set on create,
+        up to URLS_PER_QUERY per call."""
+        found: list[XeroInvoice] = []
+        for start in range(0, len(urls), URLS_PER_QUERY):
+            found += self._invoices_where(convert.where_any("Url", urls[start : start + URLS_PER_QUERY]))
+        return found
 
     def find_invoice_by_reference(self, reference: str) -> XeroInvoice | None:
         """The live invoice with this Reference (deleted/voided ones only if nothing else matches)."""

@@ -190,7 +190,7 @@ def test_i3_invoice_lifecycle_through_every_invoice_method(conn: Connected) -> N
     assert created.total == Decimal("57.50")  # 15% NZ GST
     assert created.date == dt.date(2026, 11, 1)
 
-    assert [i.invoice_id for i in client.find_invoices_by_url(draft.url or "")] == [created.invoice_id]
+    assert [i.invoice_id for i in client.find_invoices_by_urls([draft.url or ""])] == [created.invoice_id]
     by_reference = client.find_invoice_by_reference(draft.reference or "")
     assert by_reference is not None and by_reference.invoice_id == created.invoice_id
     assert client.find_invoice_by_reference("no-such-reference") is None
@@ -433,9 +433,9 @@ def test_commit_then_timeout_is_found_by_url_and_the_retry_does_not_duplicate(co
     with pytest.raises(RetryableError):
         conn.client.create_invoice(draft, idempotency_key)
     # Crash-window lookup: Xero did create it.
-    found = conn.client.find_invoices_by_url(draft.url or "")
+    found = conn.client.find_invoices_by_urls([draft.url or ""])
     assert len(found) == 1
     # Retrying with the same Idempotency-Key replays instead of creating a second invoice.
     again = conn.client.create_invoice(draft, idempotency_key)
     assert again.invoice_id == found[0].invoice_id
-    assert len(conn.client.find_invoices_by_url(draft.url or "")) == 1
+    assert len(conn.client.find_invoices_by_urls([draft.url or ""])) == 1

@@ -111,7 +111,7 @@ def test_every_call_is_counted_and_headroom_captured(scripted: Scripted) -> None
     )
     server.answer(200, {"Invoices": []}, {"X-MinLimit-Remaining": "40"})
     client.get_invoice(INVOICE_ID)
-    client.find_invoices_by_url("https://crm.example/invoice/1")
+    client.find_invoices_by_urls(["https://crm.example/invoice/1"])
     assert client.call_counts == {"get_invoice": 1, "get_invoices": 1}
     assert client.total_calls == 2
     assert client.last_headroom == RateLimitHeadroom(

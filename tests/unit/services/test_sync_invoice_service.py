@@ -382,7 +382,7 @@ async def test_o2_giving_up_marks_the_invoice_failed_with_sync_history() -> None
     )
 
 
-async def test_i1_new_invoice_costs_three_dataverse_calls_its_details_born_claimed() -> None:
+async def test_i1_new_invoice_costs_four_dataverse_calls_its_details_born_claimed() -> None:
     world = make_world()
     world.dataverse.add(invoice(connection_id=None, customer=f.customer(xero_contact_id="c-1")), None)
     assert await sync_invoice(message("Update"), world.deps) == SyncResult.CREATED
@@ -390,6 +390,9 @@ async def test_i1_new_invoice_costs_three_dataverse_calls_its_details_born_claim
         "get_invoice_snapshot": 1,
         "get_default_connection": 1,  # cached for a minute by the real adapter
         "set_up_invoice": 1,  # details created already claimed, with the invoice's connection
+        "update_xero_details": 1,  # the pending create, recorded before it is sent
         "commit_sync_result": 1,
     }
-    assert world.dataverse.details[f.INVOICE_ID].claimed_until is None  # released by the write-back
+    details = world.dataverse.details[f.INVOICE_ID]
+    assert details.claimed_until is None  # released by the write-back
+    assert details.pending_create is None  # and the create's record cleared by it
