@@ -157,6 +157,9 @@ class DataverseConnections(Protocol):
 
     async def list_connections(self) -> list[ConnectionSettings]: ...
 
+    async def update_connection(self, connection_id: UUID, changes: Mapping[str, object]) -> None:
+        """Only the given settings (ConnectionSettings field names) are written."""
+
 
 class DataverseSweepQueries(Protocol):
     async def list_eligible_invoice_ids(

@@ -192,6 +192,7 @@ class ConnectionSettings(_Model):
     no_description_as_reference: bool = False
     time_zone: str = "UTC"
     needs_reconnect: bool = False
+    reconnect_reason: str | None = None  # why Xero stopped accepting the connection, in plain words
 
 
 class InvoiceTotals(_Model):

@@ -14,6 +14,7 @@ from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError
 from connector.ports import DataverseSweepPort
+from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_batch import sync_batch
 from connector.telemetry import get_logger, log_step
@@ -54,8 +55,8 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             if deps.reconcile is not None:
                 await deps.reconcile(connection)
         except AuthorisationError:
-            # One organisation's lost authorisation must not stop the others; history says so per invoice.
-            log_step(logger, "sweep.unauthorised", logging.ERROR, connection=connection.name)
+            # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
+            await connection_lost(deps.sync.dataverse, connection)
     return totals
 
 

@@ -44,6 +44,7 @@ class SyncResult(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     GONE = "gone"
     HANDED_TO_CANCEL = "handed_to_cancel"
+    WAITING_FOR_RECONNECT = "waiting_for_reconnect"  # the connection needs a reconnect; sent after it
 
 
 @dataclass

@@ -24,6 +24,7 @@ from connector.services.claims import (
     record_pending_create,
     release,
 )
+from connector.services.connection_health import connection_lost
 from connector.services.prepare import prepare
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.update_invoice import update_invoice
@@ -65,8 +66,9 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
         await fail(attempt, history.validation_failed(attempt.ctx, exc.messages))
         return SyncResult.FAILED
     except AuthorisationError:
-        await fail(attempt, history.reconnect_needed(attempt.ctx, attempt.connection.name))
-        return SyncResult.FAILED
+        await release(attempt)
+        await connection_lost(attempt.deps.dataverse, attempt.connection, ctx=attempt.ctx)
+        return SyncResult.WAITING_FOR_RECONNECT
     except BaseException:
         await release(attempt)
         raise

@@ -16,6 +16,7 @@ from connector.errors import (
     XeroValidationError,
 )
 from connector.services.claims import claim, release
+from connector.services.connection_health import connection_lost
 from connector.services.prepare import prepare
 from connector.services.sync_attempt import SyncAttempt, SyncResult
 from connector.services.write_back import fail
@@ -47,8 +48,9 @@ async def update_invoice(attempt: SyncAttempt) -> SyncResult:
         await fail(attempt, history.validation_failed(attempt.ctx, exc.messages, action=SyncAction.UPDATE))
         return SyncResult.FAILED
     except AuthorisationError:
-        await fail(attempt, history.reconnect_needed(attempt.ctx, connection.name))
-        return SyncResult.FAILED
+        await release(attempt)
+        await connection_lost(dataverse, connection, ctx=attempt.ctx)
+        return SyncResult.WAITING_FOR_RECONNECT
     except BaseException:
         await release(attempt)
         raise

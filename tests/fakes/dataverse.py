@@ -64,6 +64,15 @@ class _DataverseTables:
             raise NotFoundError(f"connection {connection_id}")
         return self.connections[connection_id]
 
+    async def update_connection(self, connection_id: UUID, changes: Mapping[str, object]) -> None:
+        self.calls["update_connection"] += 1
+        if connection_id not in self.connections:
+            raise NotFoundError(f"connection {connection_id}")
+        current = self.connections[connection_id]
+        self.connections[connection_id] = ConnectionSettings.model_validate(
+            {**current.model_dump(), **changes}
+        )
+
     async def list_connections(self) -> list[ConnectionSettings]:
         self.calls["list_connections"] += 1
         return list(self.connections.values())

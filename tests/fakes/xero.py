@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from connector.adapters.xero.errors import XeroApiError
 from connector.domain.sync.lines import line_amount
 from connector.domain.xero_records import (
     InvoiceType,
@@ -24,7 +25,6 @@ from connector.domain.xero_records import (
     XeroItem,
     XeroItemDraft,
 )
-from connector.adapters.xero.errors import XeroApiError
 from connector.errors import NotFoundError, XeroValidationError
 
 

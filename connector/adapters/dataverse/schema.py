@@ -124,6 +124,7 @@ CONNECTION_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     "no_description_as_reference": ("NoDescriptionAsReference", "bool"),
     "time_zone": ("TimeZone", "string"),
     "needs_reconnect": ("NeedsReconnect", "bool"),
+    "reconnect_reason": ("ReconnectReason", "string"),
 }
 
 # XeroDetails field → (column name without prefix, kind). invoice_id and connection_id are lookups.

@@ -12,6 +12,7 @@ import pytest
 from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
 from connector.domain.messages import InvoiceSyncMessage, parse_message
 from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
+from connector.services.connection_health import reconnected
 from connector.services.item_cache import ItemCache
 from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_gave_up, sync_invoice
 from tests import factories as f
@@ -280,18 +281,37 @@ async def test_i6_missing_item_is_created_once_and_then_cached() -> None:
     assert world.xero.calls["create_items"] == 1
 
 
-async def test_c2_revoked_authorisation_asks_for_reconnection_in_sync_history() -> None:
+async def test_c2_revoked_authorisation_marks_the_connection_once_and_invoices_wait() -> None:
     world = make_world()
+    second = f.uid("second-invoice")
     world.dataverse.add(invoice(customer=f.customer(xero_contact_id="c-1")), details())
+    world.dataverse.add(
+        invoice(id=second, customer=f.customer(xero_contact_id="c-1")),
+        details(id=f.uid("second-details"), invoice_id=second),
+    )
+    create_invoice = world.xero.create_invoice
 
     def revoked(*_: object) -> None:
         raise AuthorisationError("invalid_grant")
 
     world.xero.create_invoice = revoked  # type: ignore[method-assign]
-    assert await sync_invoice(message(), world.deps) == SyncResult.FAILED
+    assert await sync_invoice(message(), world.deps) == SyncResult.WAITING_FOR_RECONNECT
     assert world.dataverse.history_for(f.INVOICE_ID) == [
         "Reconnect connection Contoso UK to Xero: Xero no longer accepts its authorisation."
     ]
+    connection = world.dataverse.connections[f.CONNECTION_ID]
+    assert connection.needs_reconnect and connection.reconnect_reason
+    assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.NO  # waits, not Failed
+    assert world.dataverse.details[f.INVOICE_ID].claimed_until is None
+
+    other = message().model_copy(update={"invoice_id": second})
+    assert await sync_invoice(other, world.deps) == SyncResult.NOT_ELIGIBLE  # waits quietly
+    assert world.dataverse.history_for(second) == []
+
+    world.xero.create_invoice = create_invoice  # type: ignore[method-assign]
+    await reconnected(world.dataverse, connection, world.queues, "sync-poll", lambda: NOW)
+    assert len(world.queues.on("sync-poll")) == 1  # the sweep that sends the waiting invoices
+    assert await sync_invoice(other, world.deps) == SyncResult.CREATED
 
 
 async def test_i4_rounding_difference_is_reported_in_sync_history() -> None:
