@@ -3,17 +3,19 @@
 Grammar: or/and/not, parentheses, eq ne lt le gt ge, contains/startswith/endswith, literals
 ('string' with '' escaping, numbers, true/false/null, GUIDs, dates, date-times) and property paths
 (`name`, `_customerid_value`, `sdkmessageid/name`). A filter compiles to a predicate over a resolver
-that turns a path into a Python value.
+that turns a path into a Python value. The tokenizer and the boolean layers are shared with Xero's
+`where` parser (devstack.where_filter).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from devstack.where_filter import BooleanParser, Lexer, Token
 
 Resolver = Callable[[list[str]], Any]
 Predicate = Callable[[Resolver], bool]
@@ -23,27 +25,20 @@ class FilterSyntaxError(ValueError):
     """The $filter text is not something this emulator understands."""
 
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<string>'(?:[^']|'')*')
-      | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
-      | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
-      | (?P<date>\d{4}-\d{2}-\d{2})
-      | (?P<number>-?\d+(?:\.\d+)?)
-      | (?P<punct>[(),])
-      | (?P<name>[A-Za-z_@][A-Za-z0-9_@./]*)
-    )""",
-    re.VERBOSE,
+_LEXER = Lexer(
+    [
+        ("string", r"'(?:[^']|'')*'"),
+        ("datetime", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?"),
+        ("guid", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        ("date", r"\d{4}-\d{2}-\d{2}"),
+        ("number", r"-?\d+(?:\.\d+)?"),
+        ("punct", r"[(),]"),
+        ("name", r"[A-Za-z_@][A-Za-z0-9_@./]*"),
+    ]
 )
 
 COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
 FUNCTIONS = {"contains", "startswith", "endswith"}
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -60,18 +55,10 @@ Operand = Literal | Path
 
 
 def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(text):
-        if text[position:].strip() == "":
-            break
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise FilterSyntaxError(f"unexpected character at {position}: {text[position : position + 20]!r}")
-        kind = match.lastgroup or ""
-        tokens.append(Token(kind, match.group(kind)))
-        position = match.end()
-    return tokens
+    def fail(position: int) -> FilterSyntaxError:
+        return FilterSyntaxError(f"unexpected character at {position}: {text[position : position + 20]!r}")
+
+    return _LEXER.tokens(text, fail)
 
 
 def _literal(token: Token) -> Literal | None:
@@ -97,59 +84,22 @@ def parse_datetime(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.position = 0
+class _Parser(BooleanParser[Resolver]):
+    OR = frozenset({"or"})
+    AND = frozenset({"and"})
+    NOT = frozenset({"not"})
 
-    def peek(self) -> Token | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
+    def end_error(self) -> Exception:
+        return FilterSyntaxError("unexpected end of $filter")
 
-    def take(self) -> Token:
+    def expected_error(self, wanted: str, found: Token) -> Exception:
+        return FilterSyntaxError(f"expected {wanted!r}, found {found.text!r}")
+
+    def trailing_error(self, found: Token) -> Exception:
+        return FilterSyntaxError(f"unexpected {found.text!r}")
+
+    def atom(self) -> Predicate:
         token = self.peek()
-        if token is None:
-            raise FilterSyntaxError("unexpected end of $filter")
-        self.position += 1
-        return token
-
-    def expect(self, text: str) -> None:
-        token = self.take()
-        if token.text != text:
-            raise FilterSyntaxError(f"expected {text!r}, found {token.text!r}")
-
-    def parse(self) -> Predicate:
-        predicate = self.or_expr()
-        if self.peek() is not None:
-            raise FilterSyntaxError(f"unexpected {self.peek().text!r}")  # type: ignore[union-attr]
-        return predicate
-
-    def or_expr(self) -> Predicate:
-        left = self.and_expr()
-        while (token := self.peek()) is not None and token.text == "or":
-            self.take()
-            right = self.and_expr()
-            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
-        return left
-
-    def and_expr(self) -> Predicate:
-        left = self.unary()
-        while (token := self.peek()) is not None and token.text == "and":
-            self.take()
-            right = self.unary()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
-        return left
-
-    def unary(self) -> Predicate:
-        token = self.peek()
-        if token is not None and token.text == "not":
-            self.take()
-            inner = self.unary()
-            return lambda r: not inner(r)
-        if token is not None and token.text == "(":
-            self.take()
-            inner = self.or_expr()
-            self.expect(")")
-            return inner
         if token is not None and token.kind == "name" and token.text in FUNCTIONS:
             return self.function()
         return self.comparison()
@@ -260,3 +210,14 @@ def compare(left: Any, operator: str, right: Any) -> bool:
 def compile_filter(text: str) -> Predicate:
     """Compile `$filter` text; raises FilterSyntaxError."""
     return _Parser(tokenize(text)).parse()
+
+
+__all__ = [
+    "FilterSyntaxError",
+    "Predicate",
+    "Resolver",
+    "Token",
+    "compile_filter",
+    "parse_datetime",
+    "tokenize",
+]

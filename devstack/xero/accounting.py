@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devstack.xero.documents import CREDIT_NOTE, INVOICE, DocumentBook, Kind, Outcome
+from devstack.xero.documents import CREDIT_NOTE, INVOICE, DocumentBook, Kind
 from devstack.xero.emulator import Emulator
 from devstack.xero.ledger import Ledger
 from devstack.xero.money import round_unit
@@ -26,7 +26,7 @@ from devstack.xero.responses import (
 )
 from devstack.xero.serialize import envelope, is_guid, parse_datetime_header
 from devstack.xero.spec import validate_request_body
-from devstack.xero.store import Record, Tenant
+from devstack.xero.store import Outcome, Record, Tenant
 from devstack.xero.where import QueryParseError, compile_where
 
 INVOICE_FIELDS = {
@@ -110,21 +110,6 @@ ITEM_FIELDS = {
     "IsTrackedAsInventory",
     "UpdatedDateUTC",
 }
-TAX_FIELDS = {"Name", "TaxType", "Status", "ReportTaxType", "EffectiveRate", "DisplayTaxRate"}
-ACCOUNT_FIELDS = {
-    "AccountID",
-    "Code",
-    "Name",
-    "Type",
-    "Status",
-    "Class",
-    "TaxType",
-    "BankAccountNumber",
-    "EnablePaymentsToAccount",
-    "SystemAccount",
-    "CurrencyCode",
-    "UpdatedDateUTC",
-}
 
 
 class Call:
@@ -183,23 +168,36 @@ class Call:
         return body[key], None
 
 
-def _filtered(
-    call: Call, records: list[Record], fields: set[str], view: Callable[[Record], Record]
+def filtered(
+    call: Call,
+    records: list[Record],
+    fields: set[str],
+    view: Callable[[Record], Record],
+    modified_since: bool = True,
 ) -> list[Record]:
+    """`where`, then `If-Modified-Since` (only where the spec declares it: `modified_since`), then
+    `order`. Changed records come oldest change first unless `order` says otherwise, so a client paging
+    through them can move its watermark page by page (the spec names no default order: assumed)."""
     where = call.query.get("where")
     if where:
         predicate = compile_where(where, fields)
         records = [r for r in records if predicate(view(r))]
-    since = call.request.headers.get("if-modified-since")
+    since = call.request.headers.get("if-modified-since") if modified_since else None
     if since:
         moment = parse_datetime_header(since)
-        records = [r for r in records if r.get("UpdatedDateUTC") and r["UpdatedDateUTC"] > moment]
+        # Compared as the wire shows it (milliseconds), so a watermark read back from a record excludes it.
+        records = [r for r in records if r.get("UpdatedDateUTC") and _to_ms(r["UpdatedDateUTC"]) > moment]
+        records = sorted(records, key=lambda r: r["UpdatedDateUTC"])
     order = call.query.get("order")
     if order:
         for clause in reversed([c.strip() for c in order.split(",") if c.strip()]):
             name, _, direction = clause.partition(" ")
             records = sorted(records, key=_sorter(view, name), reverse=direction.upper() == "DESC")
     return records
+
+
+def _to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _sorter(view: Callable[[Record], Record], name: str) -> Callable[[Record], tuple[int, Any]]:
@@ -242,7 +240,7 @@ def _unit_view(call: Call, record: Record) -> Record:
     return dict(record, LineItems=lines)
 
 
-def _save_batch(
+def save_batch(
     call: Call,
     key: str,
     elements: list[Any],
@@ -269,21 +267,30 @@ def _save_batch(
     return call.envelope(key, [view(o.record) for o in outcomes if o.record is not None])
 
 
+def endpoint(emulator: Emulator, fn: Callable[[Call], Any]) -> Callable[[Request], Any]:
+    """An endpoint running `fn` (sync or async) on a Call; a bad `where` is a 400 QueryParseException."""
+
+    async def run(request: Request) -> Response:
+        call = Call(emulator, request)
+        try:
+            result = fn(call)
+            if hasattr(result, "__await__"):
+                result = await result
+        except QueryParseError as exc:
+            return query_parse_error(str(exc))
+        return result  # type: ignore[no-any-return]
+
+    return run
+
+
+def id_set(call: Call, name: str) -> set[str] | None:
+    """A comma-separated id filter (`IDs`, `ContactIDs`) as a set of lower-case ids, built once a call."""
+    values = _csv(call, name)
+    return {v.lower() for v in values} if values else None
+
+
 def routes(emulator: Emulator) -> list[Route]:
     state = emulator.state
-
-    def handler(fn: Callable[[Call], Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            call = Call(emulator, request)
-            try:
-                result = fn(call)
-                if hasattr(result, "__await__"):
-                    result = await result
-            except QueryParseError as exc:
-                return query_parse_error(str(exc))
-            return result  # type: ignore[no-any-return]
-
-        return endpoint
 
     # ---- invoices & credit notes --------------------------------------------------------------------------
     def doc_list(kind: Kind) -> Callable[[Call], Response]:
@@ -292,16 +299,18 @@ def routes(emulator: Emulator) -> list[Route]:
                 ledger = call.ledger()
                 docs = list(kind.collection(call.tenant).values())
                 if kind is INVOICE:
-                    ids, numbers = _csv(call, "IDs"), _csv(call, "InvoiceNumbers")
-                    contacts, statuses = _csv(call, "ContactIDs"), _csv(call, "Statuses")
+                    ids, numbers = id_set(call, "IDs"), _csv(call, "InvoiceNumbers")
+                    contacts, statuses = id_set(call, "ContactIDs"), _csv(call, "Statuses")
                     if ids:
-                        docs = [d for d in docs if d["InvoiceID"] in {i.lower() for i in ids}]
+                        docs = [d for d in docs if d["InvoiceID"] in ids]
                     if numbers:
-                        docs = [d for d in docs if d.get("InvoiceNumber") in numbers]
+                        wanted = set(numbers)
+                        docs = [d for d in docs if d.get("InvoiceNumber") in wanted]
                     if contacts:
-                        docs = [d for d in docs if d["Contact"]["ContactID"] in {c.lower() for c in contacts}]
+                        docs = [d for d in docs if d["Contact"]["ContactID"] in contacts]
                     if statuses:
-                        docs = [d for d in docs if d["Status"] in {s.upper() for s in statuses}]
+                        upper = {s.upper() for s in statuses}
+                        docs = [d for d in docs if d["Status"] in upper]
                     term = (call.query.get("searchTerm") or "").casefold()
                     if term:
                         docs = [
@@ -314,7 +323,7 @@ def routes(emulator: Emulator) -> list[Route]:
                     fields = INVOICE_FIELDS
                 else:
                     view, fields = ledger.credit_note_view, CREDIT_NOTE_FIELDS
-                docs = _filtered(call, docs, fields, view)
+                docs = filtered(call, docs, fields, view)
                 docs, extra = _paged(call, docs)
                 summary = call.flag("summaryOnly") and kind is INVOICE
                 out = [
@@ -362,7 +371,7 @@ def routes(emulator: Emulator) -> list[Route]:
                         element, doc_id=doc_id, allow_create=allow_create, allow_update=allow_update
                     )
 
-                return _save_batch(call, kind.name + "s", elements, save, lambda r: _unit_view(call, view(r)))
+                return save_batch(call, kind.name + "s", elements, save, lambda r: _unit_view(call, view(r)))
 
         return run
 
@@ -419,7 +428,7 @@ def routes(emulator: Emulator) -> list[Route]:
             if note_id.lower() not in call.tenant.credit_notes:
                 return not_found()
             ledger = call.ledger()
-            return _save_batch(
+            return save_batch(
                 call, "Allocations", elements, lambda e: ledger.allocate(note_id, e), ledger.allocation_view
             )
 
@@ -437,9 +446,7 @@ def routes(emulator: Emulator) -> list[Route]:
     def payments_list(call: Call) -> Response:
         with state.lock:
             ledger = call.ledger()
-            records = _filtered(
-                call, list(call.tenant.payments.values()), PAYMENT_FIELDS, ledger.payment_view
-            )
+            records = filtered(call, list(call.tenant.payments.values()), PAYMENT_FIELDS, ledger.payment_view)
             records, extra = _paged(call, records)
             return call.envelope("Payments", [ledger.payment_view(p) for p in records], **extra)
 
@@ -456,7 +463,7 @@ def routes(emulator: Emulator) -> list[Route]:
             return problem
         with state.lock:
             ledger = call.ledger()
-            return _save_batch(call, "Payments", elements, ledger.create_payment, ledger.payment_view)
+            return save_batch(call, "Payments", elements, ledger.create_payment, ledger.payment_view)
 
     async def payment_post(call: Call) -> Response:
         body, problem = await call.body(None)
@@ -467,7 +474,7 @@ def routes(emulator: Emulator) -> list[Route]:
         )
         with state.lock:
             ledger = call.ledger()
-            return _save_batch(call, "Payments", elements, ledger.create_payment, ledger.payment_view)
+            return save_batch(call, "Payments", elements, ledger.create_payment, ledger.payment_view)
 
     async def payment_delete(call: Call) -> Response:
         body, problem = await call.body(None)
@@ -480,7 +487,7 @@ def routes(emulator: Emulator) -> list[Route]:
             ledger = call.ledger()
             element = body if isinstance(body, dict) else {}
             element = element["Payments"][0] if isinstance(element.get("Payments"), list) else element
-            return _save_batch(
+            return save_batch(
                 call,
                 "Payments",
                 [element],
@@ -495,14 +502,14 @@ def routes(emulator: Emulator) -> list[Route]:
             records = list(call.tenant.contacts.values())
             if not call.flag("includeArchived"):
                 records = [c for c in records if c.get("ContactStatus") != "ARCHIVED"]
-            ids = _csv(call, "IDs")
+            ids = id_set(call, "IDs")
             if ids:
-                records = [c for c in records if c["ContactID"] in {i.lower() for i in ids}]
+                records = [c for c in records if c["ContactID"] in ids]
             term = (call.query.get("searchTerm") or "").casefold()
             if term:
                 keys = ("Name", "FirstName", "LastName", "ContactNumber", "EmailAddress")
                 records = [c for c in records if any(term in str(c.get(k) or "").casefold() for k in keys)]
-            records = _filtered(call, records, CONTACT_FIELDS, ledger.contact_view)
+            records = filtered(call, records, CONTACT_FIELDS, ledger.contact_view)
             records, extra = _paged(call, records)
             summary = call.flag("summaryOnly")
             return call.envelope("Contacts", [ledger.contact_view(c, summary) for c in records], **extra)
@@ -533,14 +540,14 @@ def routes(emulator: Emulator) -> list[Route]:
                         element, contact_id=contact_id, allow_create=allow_create, allow_update=allow_update
                     )
 
-                return _save_batch(call, "Contacts", elements, save, ledger.contact_view)
+                return save_batch(call, "Contacts", elements, save, ledger.contact_view)
 
         return run
 
     # ---- items --------------------------------------------------------------------------------------------
     def items_list(call: Call) -> Response:
         with state.lock:
-            records = _filtered(call, list(call.tenant.items.values()), ITEM_FIELDS, lambda r: r)
+            records = filtered(call, list(call.tenant.items.values()), ITEM_FIELDS, lambda r: r)
             return call.envelope("Items", records)
 
     def item_get(call: Call) -> Response:
@@ -565,33 +572,12 @@ def routes(emulator: Emulator) -> list[Route]:
                         element = dict(element, ItemID=item_id)
                     return ledger.save_item(element, allow_create=allow_create, allow_update=allow_update)
 
-                return _save_batch(call, "Items", elements, save, lambda r: r)
-
-        return run
-
-    # ---- settings (read-only) -----------------------------------------------------------------------------
-    def simple_list(
-        key: str, getter: Callable[[Tenant], list[Record]], fields: set[str] | None
-    ) -> Callable[[Call], Response]:
-        def run(call: Call) -> Response:
-            with state.lock:
-                records = getter(call.tenant)
-                if fields is not None:
-                    records = _filtered(call, records, fields, lambda r: r)
-                return call.envelope(key, records)
-
-        return run
-
-    def simple_get(key: str, getter: Callable[[Tenant, str], Record | None]) -> Callable[[Call], Response]:
-        def run(call: Call) -> Response:
-            with state.lock:
-                record = getter(call.tenant, call.request.path_params["id"])
-                return call.envelope(key, [record]) if record else not_found()
+                return save_batch(call, "Items", elements, save, lambda r: r)
 
         return run
 
     def r(path: str, fn: Callable[[Call], Any], method: str) -> Route:
-        return Route("/api.xro/2.0" + path, handler(fn), methods=[method])
+        return Route("/api.xro/2.0" + path, endpoint(emulator, fn), methods=[method])
 
     return [
         r("/Invoices", doc_list(INVOICE), "GET"),
@@ -623,24 +609,4 @@ def routes(emulator: Emulator) -> list[Route]:
         r("/Items", items_save(True, True), "POST"),
         r("/Items/{id}", item_get, "GET"),
         r("/Items/{id}", items_save(False, True, by_path=True), "POST"),
-        r("/TaxRates", simple_list("TaxRates", lambda t: list(t.tax_rates.values()), TAX_FIELDS), "GET"),
-        r("/TaxRates/{id}", simple_get("TaxRates", lambda t, k: t.tax_rates.get(k)), "GET"),
-        r("/Accounts", simple_list("Accounts", lambda t: list(t.accounts.values()), ACCOUNT_FIELDS), "GET"),
-        r("/Accounts/{id}", simple_get("Accounts", lambda t, k: t.accounts.get(k.lower())), "GET"),
-        r(
-            "/BrandingThemes",
-            simple_list("BrandingThemes", lambda t: list(t.branding_themes.values()), None),
-            "GET",
-        ),
-        r(
-            "/BrandingThemes/{id}",
-            simple_get("BrandingThemes", lambda t, k: t.branding_themes.get(k.lower())),
-            "GET",
-        ),
-        r("/Organisation", simple_list("Organisations", lambda t: [t.organisation], None), "GET"),
-        r(
-            "/Currencies",
-            simple_list("Currencies", lambda t: list(t.currencies.values()), {"Code", "Description"}),
-            "GET",
-        ),
     ]

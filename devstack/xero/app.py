@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from devstack.xero import accounting, control, identity
+from devstack.xero import accounting, control, identity, settings_api
 from devstack.xero.config import EmulatorOptions
 from devstack.xero.emulator import Emulator
 from devstack.xero.gateway import Gateway
@@ -17,6 +17,11 @@ def create_app(options: EmulatorOptions | None = None, **kwargs: Any) -> tuple[A
     """Return (asgi_app, emulator). kwargs are EmulatorOptions fields."""
     emulator = Emulator(options or EmulatorOptions.from_kwargs(**kwargs))
     starlette = Starlette(
-        routes=[*accounting.routes(emulator), *identity.routes(emulator), *control.routes(emulator)]
+        routes=[
+            *accounting.routes(emulator),
+            *settings_api.routes(emulator),
+            *identity.routes(emulator),
+            *control.routes(emulator),
+        ]
     )
     return Gateway(starlette, emulator), emulator

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -12,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from devstack.xero import settings
 from devstack.xero.documents import CREDIT_NOTE, INVOICE, DocumentBook, Kind
 from devstack.xero.emulator import DEFAULT_SCOPE, Emulator
 from devstack.xero.ledger import Ledger
 from devstack.xero.seed import build_tenant, default_contacts, default_items
 from devstack.xero.serialize import to_wire
+from devstack.xero.store import Outcome, Tenant
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
@@ -139,9 +143,52 @@ def routes(emulator: Emulator) -> list[Route]:
                 return _error("; ".join(outcome.errors))
             return JSONResponse(to_wire(outcome.record))
 
-    async def requests_log(request: Request) -> Response:
+    async def edit_setting(request: Request, change: Callable[[Tenant, dict[str, Any]], Outcome]) -> Response:
+        body = await body_of(request)
         with state.lock:
-            return JSONResponse(list(state.request_log))
+            tenant = state.tenants.get(request.path_params["tenant"])
+            if tenant is None:
+                return _error("unknown tenant", 404)
+            outcome = change(tenant, body)
+            if outcome.errors:
+                return _error("; ".join(outcome.errors))
+            assert outcome.record is not None
+            return JSONResponse(to_wire(outcome.record))
+
+    async def edit_account(request: Request) -> Response:
+        code, now = request.path_params["code"], emulator.clock.now()
+        return await edit_setting(
+            request, lambda tenant, body: settings.edit_account(tenant, code, body, now)
+        )
+
+    async def edit_tax_rate(request: Request) -> Response:
+        tax_type = request.path_params["tax_type"]
+        return await edit_setting(
+            request, lambda tenant, body: settings.edit_tax_rate(tenant, tax_type, body)
+        )
+
+    async def requests_log(request: Request) -> Response:
+        since = int(request.query_params.get("since") or 0)
+        return JSONResponse(state.requests_since(since, request.query_params.get("tenant")))
+
+    async def requests_count(request: Request) -> Response:
+        query = request.query_params
+        try:
+            path = re.compile(query["path"]) if query.get("path") else None
+        except re.error as exc:
+            return _error(f"path: {exc}")
+        entries = state.requests_since(int(query.get("since") or 0), query.get("tenant"))
+        method = (query.get("method") or "").upper()
+        counted = [
+            e
+            for e in entries
+            if (not method or e["method"] == method)
+            and (path is None or path.search(e["path"]))
+            and ("fault" not in query or (e.get("fault") or "") == query["fault"])
+        ]
+        with state.lock:
+            last, dropped = state.request_seq, state.request_log_dropped
+        return JSONResponse({"count": len(counted), "last_seq": last, "dropped": dropped})
 
     async def faults(request: Request) -> Response:
         if request.method == "POST":
@@ -153,6 +200,25 @@ def routes(emulator: Emulator) -> list[Route]:
         if request.method == "DELETE":
             emulator.faults.clear()
         return JSONResponse(emulator.faults.describe())
+
+    async def random_faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                return JSONResponse(emulator.faults.set_random(await body_of(request)).describe())
+            except (TypeError, ValueError) as exc:
+                return _error(str(exc))
+        if request.method == "DELETE":
+            return JSONResponse({"stopped": emulator.faults.stop_random()})
+        return JSONResponse(emulator.faults.describe()["random"])
+
+    async def held(request: Request) -> Response:
+        return JSONResponse(emulator.faults.held())
+
+    async def release(request: Request) -> Response:
+        body = await body_of(request)
+        ids = body.get("ids")
+        released = emulator.faults.release(list(ids) if ids is not None else None, bool(body.get("answer")))
+        return JSONResponse({"released": released})
 
     async def clock(request: Request) -> Response:
         body = await body_of(request)
@@ -176,12 +242,15 @@ def routes(emulator: Emulator) -> list[Route]:
             "access_token_lifetime",
             "refresh_token_grace_seconds",
             "idempotency_retention_seconds",
+            "request_log_size",
         }
         unknown = set(body) - names
         if unknown:
             return _error(f"unknown settings {sorted(unknown)}")
         for name, value in body.items():
             setattr(emulator.options, name, value)
+        if "request_log_size" in body:
+            state.resize_request_log(int(body["request_log_size"]))
         emulator.limiter.reset()
         return JSONResponse({name: getattr(emulator.options, name) for name in sorted(names)})
 
@@ -219,8 +288,14 @@ def routes(emulator: Emulator) -> list[Route]:
         Route(base + "/tenants/{tenant}/{kind:str}/{id}/void", void, methods=["POST"]),
         Route(base + "/tenants/{tenant}/invoices/{id}/pay", pay, methods=["POST"]),
         Route(base + "/tenants/{tenant}/credit-notes/{id}/allocate", allocate, methods=["POST"]),
+        Route(base + "/tenants/{tenant}/accounts/{code}", edit_account, methods=["POST"]),
+        Route(base + "/tenants/{tenant}/tax-rates/{tax_type}", edit_tax_rate, methods=["POST"]),
         Route(base + "/requests", requests_log, methods=["GET"]),
+        Route(base + "/requests/count", requests_count, methods=["GET"]),
         Route(base + "/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route(base + "/faults/random", random_faults, methods=["GET", "POST", "DELETE"]),
+        Route(base + "/faults/held", held, methods=["GET"]),
+        Route(base + "/faults/release", release, methods=["POST"]),
         Route(base + "/clock", clock, methods=["POST"]),
         Route(base + "/limits", limits, methods=["POST"]),
         Route(base + "/webhooks", webhooks, methods=["POST", "DELETE"]),

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from devstack.xero.money import ZERO, LineFigures, document_totals, line_figures, round_unit
 from devstack.xero.serialize import parse_date, to_decimal
-from devstack.xero.store import Record, Tenant, new_id
+from devstack.xero.settings import resolve_line_tracking
+from devstack.xero.store import Outcome, Record, Tenant, new_id
 
 Emit = Callable[[str, str, str], None]  # (category, event type, resource id)
 
@@ -69,16 +70,6 @@ CREDIT_NOTE = Kind(
     "CN-",
     "CREDITNOTE",
 )
-
-
-@dataclass
-class Outcome:
-    """Result of saving one element: the stored record, or the errors to echo back."""
-
-    element: Record
-    record: Record | None = None
-    errors: list[str] = field(default_factory=list)
-    created: bool = False
 
 
 def is_sales(doc_type: str) -> bool:
@@ -143,6 +134,7 @@ class DocumentBook:
             self.emit("CONTACT", "CREATE", pending_contact["ContactID"])
         record["UpdatedDateUTC"] = self.now
         self.kind.collection(self.tenant)[record[self.kind.id_key]] = record
+        self._index_number(existing, record)
         outcome.record = record
         outcome.created = existing is None
         self.emit(self.kind.category, "CREATE" if existing is None else "UPDATE", record[self.kind.id_key])
@@ -205,7 +197,7 @@ class DocumentBook:
         contact = self._apply_header(record, element, errors)
         if "LineItems" in element:
             if locked:
-                self._apply_locked_lines(record, element["LineItems"] or [])
+                self._apply_locked_lines(record, element["LineItems"] or [], errors)
             else:
                 self._apply_lines(record, element["LineItems"] or [], errors)
         self._apply_number(record, element, errors, existing=existing)
@@ -344,8 +336,7 @@ class DocumentBook:
                 if not description:
                     errors.append("Description is required for a line item without an amount")
                 line.update({"LineAmount": ZERO, "TaxAmount": ZERO})
-                if raw.get("Tracking"):
-                    line["Tracking"] = raw["Tracking"]
+                self._apply_tracking(line, raw, errors)
                 built.append(line)
                 continue
             if quantity is None:
@@ -406,8 +397,7 @@ class DocumentBook:
                 line["DiscountRate"] = discount_rate
             if discount_amount is not None:
                 line["DiscountAmount"] = discount_amount
-            if raw.get("Tracking"):
-                line["Tracking"] = raw["Tracking"]
+            self._apply_tracking(line, raw, errors)
             built.append(line)
             figures.append(figure)
         record["LineItems"] = built
@@ -459,11 +449,19 @@ class DocumentBook:
                     errors.append(HAS_PAYMENTS)
                     return
 
-    def _apply_locked_lines(self, record: Record, lines: list[Any]) -> None:
+    def _apply_tracking(self, line: Record, raw: Record, errors: list[str]) -> None:
+        tracking = resolve_line_tracking(self.tenant, raw.get("Tracking"), errors)
+        if tracking:
+            line["Tracking"] = tracking
+        else:
+            line.pop("Tracking", None)
+
+    def _apply_locked_lines(self, record: Record, lines: list[Any], errors: list[str]) -> None:
         for new, old in zip(lines, record["LineItems"], strict=False):
-            for key in ("Description", "Tracking"):
-                if key in new:
-                    old[key] = new[key]
+            if "Description" in new:
+                old["Description"] = new["Description"]
+            if "Tracking" in new:
+                self._apply_tracking(old, new, errors)
             if new.get("AccountCode") and self.tenant.account_by_code(new["AccountCode"]) is not None:
                 old["AccountCode"] = new["AccountCode"]
 
@@ -484,16 +482,23 @@ class DocumentBook:
             record[number_key] = self._next_number()
 
     def _number_taken(self, number: str, own_id: str) -> bool:
-        for doc in self.kind.collection(self.tenant).values():
-            if (
-                doc[self.kind.id_key] == own_id
-                or doc["Type"] != self.kind.sales_type
-                or doc["Status"] == "DELETED"
-            ):
-                continue
-            if doc.get(self.kind.number_key, "").casefold() == number.casefold():
-                return True
-        return False
+        holder = self.tenant.numbers[self.kind.name].get(number.casefold())
+        return holder is not None and holder != own_id
+
+    def _index_number(self, old: Record | None, new: Record) -> None:
+        """Keep `tenant.numbers` to the live sales documents: DELETED ones release their number."""
+        index = self.tenant.numbers[self.kind.name]
+        doc_id = new[self.kind.id_key]
+        if old is not None and old.get(self.kind.number_key):
+            key = str(old[self.kind.number_key]).casefold()
+            if index.get(key) == doc_id:
+                del index[key]
+        if (
+            new["Type"] == self.kind.sales_type
+            and new["Status"] != "DELETED"
+            and new.get(self.kind.number_key)
+        ):
+            index[str(new[self.kind.number_key]).casefold()] = doc_id
 
     def _next_number(self) -> str:
         while True:

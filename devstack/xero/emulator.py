@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import secrets
+from collections import deque
 from typing import Any
 
 from devstack.xero.clock import Clock
@@ -31,7 +32,7 @@ class Emulator:
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         self.options = options or EmulatorOptions()
         self._initial_options = copy.deepcopy(self.options)
-        self.state = State()
+        self.state = State(request_log=deque(maxlen=self.options.request_log_size))
         self.clock = Clock()
         self.limiter = RateLimiter(self.options)
         self.faults = FaultBook()
@@ -40,14 +41,15 @@ class Emulator:
 
     def reset(self) -> None:
         self.webhooks.reset()
+        self.faults.clear()
         self.state.clear()
         self.clock.reset()
         self.limiter.reset()
-        self.faults.clear()
-        for option in dataclasses.fields(
-            self.options
-        ):  # undo /_emulator/limits changes, keep the same object
+        # Undo /_emulator/limits changes, keeping the same object.
+        for option in dataclasses.fields(self.options):
             setattr(self.options, option.name, getattr(self._initial_options, option.name))
+        if self.state.request_log.maxlen != self.options.request_log_size:
+            self.state.resize_request_log(self.options.request_log_size)
 
     def emitter(self, tenant_id: str) -> Any:
         return lambda category, event_type, resource_id: self.webhooks.emit(

@@ -1,6 +1,6 @@
 """ASGI middleware in front of the accounting API: auth, tenant, rate limits, faults, idempotency,
-request log,
-and (optionally) response validation against the spec."""
+request log, and (optionally) response validation against the spec. Faults also reach the identity
+endpoints, for rules that name them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import Request
 
 from devstack.xero.emulator import Emulator
+from devstack.xero.faults import IDENTITY_PREFIXES, FaultRule
 from devstack.xero.identity import bearer, forbidden, unauthorized
 from devstack.xero.spec import declared_statuses, validate_response
 from devstack.xero.store import IdempotentResponse
@@ -51,26 +53,19 @@ class Gateway:
         self.emulator = emulator
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            await self._api(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"].startswith(IDENTITY_PREFIXES):
+            await self._identity(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def _api(self, scope: Message, receive: Any, send: Any) -> None:
         started = time.monotonic()
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await _read_body(receive)
         request = Request(scope)
         method, path = scope["method"], scope["path"]
-        entry: dict[str, Any] = {
-            "method": method,
-            "path": path,
-            "query": scope.get("query_string", b"").decode(),
-            "tenant": request.headers.get("xero-tenant-id"),
-            "idempotency_key": request.headers.get("idempotency-key"),
-            "fault": None,
-        }
+        entry = _entry(scope, request)
         tenant_id, captured, fault, limited = None, None, None, False
         try:
             tenant_id, captured = self._authorise(request)
@@ -86,42 +81,88 @@ class Gateway:
                 else:
                     fault = self.emulator.faults.take(method, path)
                     entry["fault"] = fault.kind if fault else None
-                    if fault is not None and fault.kind == "drop":
+                    captured = await self._faulted(fault, self._handle(scope, body, request, tenant_id or ""))
+                    if captured is None:
                         entry["status"] = "dropped"
                         await self._drop(send)
                         return
-                    if fault is not None and fault.kind == "status":
-                        captured = _simple(fault.status, fault.body.encode(), b"text/plain")
-                    elif fault is not None and fault.kind == "rate_limit":
-                        captured = _simple(
-                            429,
-                            b"",
-                            b"text/plain",
-                            {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": fault.problem},
-                        )
-                    else:
-                        if fault is not None and fault.kind == "slow":
-                            await asyncio.sleep(fault.delay)
-                        captured = await self._handle(scope, body, request, tenant_id or "")
                     captured.headers += [(k.lower().encode(), v.encode()) for k, v in verdict.headers.items()]
-            assert captured is not None
             self._check_response(method, path, request, captured)
-            if fault is not None and fault.kind in ("commit_then_timeout", "commit_then_drop"):
-                entry["status"] = f"{captured.status} (not delivered)"
-                if fault.kind == "commit_then_timeout":
-                    await asyncio.sleep(fault.delay)
-                await self._drop(send)
-                return
-            entry["status"] = captured.status
-            await send(
-                {"type": "http.response.start", "status": captured.status, "headers": captured.headers}
-            )
-            await send({"type": "http.response.body", "body": captured.body})
+            if limited and fault is not None and fault.kind == "commit_then_hold":
+                # The work is done: a held answer is a lost one, not a call still running in Xero.
+                self.emulator.limiter.release(tenant_id)
+                limited = False
+            await self._deliver(fault, captured, send, entry)
         finally:
             if limited:
                 self.emulator.limiter.release(tenant_id)
             entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-            self.emulator.state.request_log.append(entry)
+            self.emulator.state.log_request(entry)
+
+    async def _identity(self, scope: Message, receive: Any, send: Any) -> None:
+        """The token and connection endpoints see faults only from rules that name them; those calls are
+        logged, the others are not (the log is of the accounting API)."""
+        fault = self.emulator.faults.take(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        body = await _read_body(receive)
+        entry = _entry(scope, Request(scope))
+        entry["tenant"], entry["fault"] = None, fault.kind
+        try:
+            captured = await self._faulted(fault, self._call_app(scope, body, None))
+            if captured is None:
+                entry["status"] = "dropped"
+                await self._drop(send)
+                return
+            await self._deliver(fault, captured, send, entry)
+        finally:
+            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            self.emulator.state.log_request(entry)
+
+    async def _faulted(
+        self, fault: FaultRule | None, handle: Coroutine[Any, Any, Captured]
+    ) -> Captured | None:
+        """The answer under `fault`: a canned one, or the handled request (after any delay); None to drop."""
+        if fault is None or fault.kind in (
+            "slow",
+            "commit_then_timeout",
+            "commit_then_drop",
+            "commit_then_hold",
+        ):
+            if fault is not None and fault.kind == "slow":
+                await asyncio.sleep(fault.delay)
+            return await handle
+        handle.close()  # never run: faults that do not commit leave state alone
+        if fault.kind == "drop":
+            return None
+        if fault.kind == "rate_limit":
+            headers = {"Retry-After": str(fault.retry_after), "X-Rate-Limit-Problem": fault.problem}
+            return _simple(429, b"", b"text/plain", headers)
+        return _simple(fault.status, fault.body.encode(), b"text/plain")
+
+    async def _deliver(self, fault: FaultRule | None, captured: Captured, send: Any, entry: Message) -> None:
+        kind = fault.kind if fault is not None else None
+        if fault is not None and kind == "commit_then_hold":
+            faults = self.emulator.faults
+            held = faults.hold(entry, captured.status, self.emulator.clock.now().isoformat())
+            try:
+                answered = await held.wait(fault.hold_seconds)
+            finally:
+                faults.forget(held)
+            if answered:
+                entry["status"] = captured.status
+                await _send(send, captured)
+                return
+        if kind in ("commit_then_timeout", "commit_then_drop", "commit_then_hold"):
+            entry["status"] = f"{captured.status} (not delivered)"
+            if fault is not None and kind == "commit_then_timeout":
+                await asyncio.sleep(fault.delay)
+            await self._drop(send)
+            return
+        entry["status"] = captured.status
+        await _send(send, captured)
 
     def _authorise(self, request: Request) -> tuple[str | None, Captured | None]:
         state = self.emulator.state
@@ -195,7 +236,7 @@ class Gateway:
                 )
         return captured
 
-    async def _call_app(self, scope: Message, body: bytes, tenant_id: str) -> Captured:
+    async def _call_app(self, scope: Message, body: bytes, tenant_id: str | None) -> Captured:
         captured = Captured()
         delivered = False
 
@@ -206,7 +247,7 @@ class Gateway:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        inner = dict(scope, **{"xero.tenant_id": tenant_id})
+        inner = scope if tenant_id is None else dict(scope, **{"xero.tenant_id": tenant_id})
         await self.app(inner, receive, captured.send)
         return captured
 
@@ -232,6 +273,31 @@ class Gateway:
     async def _drop(self, send: Any) -> None:
         """Start a response promising a body, then end the exchange: the client sees a broken connection."""
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+
+
+async def _read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message: Message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+async def _send(send: Any, captured: Captured) -> None:
+    await send({"type": "http.response.start", "status": captured.status, "headers": captured.headers})
+    await send({"type": "http.response.body", "body": captured.body})
+
+
+def _entry(scope: Message, request: Request) -> dict[str, Any]:
+    return {
+        "method": scope["method"],
+        "path": scope["path"],
+        "query": scope.get("query_string", b"").decode(),
+        "tenant": request.headers.get("xero-tenant-id"),
+        "idempotency_key": request.headers.get("idempotency-key"),
+        "fault": None,
+    }
 
 
 def _problem(status: int, title: str, detail: str) -> Captured:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from devstack.xero.documents import IGNORED_INPUT, Emit, Outcome, mark_paid_if_settled
+from devstack.xero.documents import IGNORED_INPUT, Emit, mark_paid_if_settled
 from devstack.xero.money import ZERO
 from devstack.xero.serialize import parse_date, to_decimal
-from devstack.xero.store import Record, Tenant, new_id
+from devstack.xero.store import Outcome, Record, Tenant, new_id
 
 CONTACT_READ_ONLY = IGNORED_INPUT | {
     "ContactID",

@@ -1,4 +1,5 @@
-"""Seeding an organisation with NZ- or AU-style defaults: tax rates, chart of accounts, themes, currencies."""
+"""Seeding an organisation with NZ- or AU-style defaults: tax rates, chart of accounts, themes, currencies,
+tracking categories (each with an archived entry of its kind: account 999, tax rate TAX001, option East)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ _TAX_RATES: dict[str, list[tuple[str, str, str, str]]] = {
         ("INPUT2", "15% GST on Expenses", "15", "INPUT"),
         ("ZERORATED", "Zero Rated", "0", "OUTPUT"),
         ("NONE", "No GST", "0", "NONE"),
+        ("TAX001", "12.5% GST on Income (before Oct 2010)", "12.5", "OUTPUT"),
     ],
     "AU": [
         ("OUTPUT", "GST on Income", "10", "OUTPUT"),
@@ -22,6 +24,7 @@ _TAX_RATES: dict[str, list[tuple[str, str, str, str]]] = {
         ("EXEMPTOUTPUT", "GST Free Income", "0", "EXEMPTOUTPUT"),
         ("BASEXCLUDED", "BAS Excluded", "0", "BASEXCLUDED"),
         ("NONE", "No GST", "0", "NONE"),
+        ("TAX001", "GST on Income (old code)", "10", "OUTPUT"),
     ],
 }
 
@@ -45,6 +48,14 @@ _ACCOUNTS = [
     ("820", "GST", "CURRLIAB", "LIABILITY", None, {"SystemAccount": "GST"}),
     ("880", "Owner Funds Introduced", "EQUITY", "EQUITY", None, {}),
     ("999", "Archived Sundry", "EXPENSE", "EXPENSE", "in", {"Status": "ARCHIVED"}),
+]
+
+# User-made tax rates get TaxType TAX001…; the seeded one is archived, so reference data has one to skip.
+_ARCHIVED_TAX_TYPES = {"TAX001"}
+# (Name, [(option, status)]): two categories, Xero's limit of active ones; "East" archived.
+_TRACKING = [
+    ("Region", [("North", "ACTIVE"), ("South", "ACTIVE"), ("East", "ARCHIVED")]),
+    ("Department", [("Sales", "ACTIVE"), ("Operations", "ACTIVE")]),
 ]
 
 _CURRENCIES = {"NZD": "New Zealand Dollar", "AUD": "Australian Dollar", "USD": "United States Dollar"}
@@ -101,7 +112,7 @@ def build_tenant(
             "Name": tax_name,
             "TaxType": tax_type,
             "ReportTaxType": report,
-            "Status": "ACTIVE",
+            "Status": "ARCHIVED" if tax_type in _ARCHIVED_TAX_TYPES else "ACTIVE",
             "EffectiveRate": Decimal(rate),
             "DisplayTaxRate": Decimal(rate),
             "CanApplyToAssets": True,
@@ -142,6 +153,14 @@ def build_tenant(
             "Type": "INVOICE",
             "SortOrder": order,
             "CreatedDateUTC": now,
+        }
+    for category_name, options in _TRACKING:
+        category_id = new_id()
+        tenant.tracking_categories[category_id] = {
+            "TrackingCategoryID": category_id,
+            "Name": category_name,
+            "Status": "ACTIVE",
+            "Options": [{"TrackingOptionID": new_id(), "Name": n, "Status": st} for n, st in options],
         }
     return tenant
 

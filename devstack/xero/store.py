@@ -26,6 +26,7 @@ class Tenant:
     tax_rates: dict[str, Record] = field(default_factory=dict)  # by TaxType
     accounts: dict[str, Record] = field(default_factory=dict)  # by AccountID
     branding_themes: dict[str, Record] = field(default_factory=dict)
+    tracking_categories: dict[str, Record] = field(default_factory=dict)  # by TrackingCategoryID
     contacts: dict[str, Record] = field(default_factory=dict)
     items: dict[str, Record] = field(default_factory=dict)
     invoices: dict[str, Record] = field(default_factory=dict)
@@ -34,6 +35,9 @@ class Tenant:
     emails_sent: list[str] = field(default_factory=list)  # InvoiceIDs emailed
     next_invoice_number: int = 1
     next_credit_note_number: int = 1
+    # Live sales-document numbers (casefolded) → document id, per kind ("Invoice", "CreditNote"): the
+    # uniqueness check is then one look-up, not a scan (a 10,000-invoice backlog made it quadratic).
+    numbers: dict[str, dict[str, str]] = field(default_factory=lambda: {"Invoice": {}, "CreditNote": {}})
 
     def account_by_code(self, code: str | None) -> Record | None:
         if not code:
@@ -98,9 +102,34 @@ class State:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     auth_codes: dict[str, Record] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotentResponse] = field(default_factory=dict)
-    request_log: deque[Record] = field(default_factory=lambda: deque(maxlen=2000))
+    request_log: deque[Record] = field(default_factory=lambda: deque(maxlen=100_000))
+    request_seq: int = 0  # the `seq` of the last logged request; a cursor for `?since=`
+    request_log_dropped: int = 0  # entries pushed out of the full log since the last reset
     spec_checks: list[Record] = field(default_factory=list)  # every validated request/response
     spec_violations: list[Record] = field(default_factory=list)
+
+    def log_request(self, entry: Record) -> None:
+        with self.lock:
+            if self.request_log.maxlen is not None and len(self.request_log) == self.request_log.maxlen:
+                self.request_log_dropped += 1
+            self.request_seq += 1
+            entry["seq"] = self.request_seq
+            self.request_log.append(entry)
+
+    def resize_request_log(self, size: int) -> None:
+        """Keep the newest `size` entries and log at most that many from now on."""
+        with self.lock:
+            kept = list(self.request_log)[-size:] if size > 0 else []
+            self.request_log_dropped += len(self.request_log) - len(kept)
+            self.request_log = deque(kept, maxlen=size)
+
+    def requests_since(self, since: int = 0, tenant: str | None = None) -> list[Record]:
+        with self.lock:
+            return [
+                e
+                for e in self.request_log
+                if e["seq"] > since and (tenant is None or e.get("tenant") == tenant)
+            ]
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -114,8 +143,20 @@ class State:
             self.auth_codes.clear()
             self.idempotency.clear()
             self.request_log.clear()
+            self.request_seq = 0
+            self.request_log_dropped = 0
             self.spec_checks.clear()
             self.spec_violations.clear()
+
+
+@dataclass
+class Outcome:
+    """Result of saving one element: the stored record, or the errors to echo back."""
+
+    element: Record
+    record: Record | None = None
+    errors: list[str] = field(default_factory=list)
+    created: bool = False
 
 
 def stamp(record: Record, now: datetime) -> None:

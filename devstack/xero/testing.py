@@ -88,8 +88,51 @@ class XeroEmulatorHandle:
             self._post("/faults", {"kind": kind, "method": method, "path": path, "count": count, **extra})
         )
 
-    def request_log(self) -> list[dict[str, Any]]:
-        return list(self.control.get("/requests").json())
+    def faults(self) -> dict[str, Any]:
+        """Rules, the random mix, counts fired per kind, and how many answers are held."""
+        return dict(self.control.get("/faults").json())
+
+    def random_faults(self, seed: int, rates: dict[str, float], **extra: Any) -> dict[str, Any]:
+        """Start a seeded random fault mix (extra: method, path, count, status, delay, hold_seconds, …)."""
+        return dict(self._post("/faults/random", {"seed": seed, "rates": rates, **extra}))
+
+    def stop_random_faults(self) -> dict[str, Any] | None:
+        response = self.control.delete("/faults/random")
+        response.raise_for_status()
+        stopped = response.json()["stopped"]
+        return dict(stopped) if stopped else None
+
+    def held(self) -> list[dict[str, Any]]:
+        return list(self.control.get("/faults/held").json())
+
+    def release_held(self, ids: list[str] | None = None, answer: bool = False) -> int:
+        """Drop held answers (all, or `ids`); `answer=True` delivers them instead."""
+        body: dict[str, Any] = {"answer": answer}
+        if ids is not None:
+            body["ids"] = ids
+        return int(self._post("/faults/release", body)["released"])
+
+    def request_log(self, since: int = 0, tenant: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"since": since}
+        if tenant is not None:
+            params["tenant"] = tenant
+        return list(self.control.get("/requests", params=params).json())
+
+    def request_count(self, **filters: Any) -> dict[str, Any]:
+        """`count` of logged requests matching tenant / method / path (regex) / fault / since, with
+        `last_seq` (a cursor for `since`) and `dropped` (entries the full log let go)."""
+        response = self.control.get(
+            "/requests/count", params={k: v for k, v in filters.items() if v is not None}
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def edit_account(self, tenant_id: str, code: str, **changes: Any) -> dict[str, Any]:
+        """Act as a Xero user in the chart of accounts (Name, Status, TaxType, …; Type adds an account)."""
+        return dict(self._post(f"/tenants/{tenant_id}/accounts/{code}", changes))
+
+    def edit_tax_rate(self, tenant_id: str, tax_type: str, **changes: Any) -> dict[str, Any]:
+        return dict(self._post(f"/tenants/{tenant_id}/tax-rates/{tax_type}", changes))
 
     def subscribe_webhooks(self, url: str, key: str) -> dict[str, Any]:
         return dict(self._post("/webhooks", {"url": url, "key": key}))
@@ -110,6 +153,7 @@ def running_xero_emulator(**options: Any) -> Iterator[XeroEmulatorHandle]:
                 yield handle
             finally:
                 handle.control.close()
+                emulator.faults.release()  # held answers would keep the server from stopping
     finally:
         emulator.webhooks.stop()
 

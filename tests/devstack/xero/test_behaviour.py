@@ -46,7 +46,7 @@ def approved(sdk: Sdk, amount: str = "100.00", **extra: Any) -> Invoice:
     ).invoices[0]
 
 
-def test_payments_part_and_full_then_delete(sdk: Sdk) -> None:
+def test_b2_payments_part_and_full_then_delete(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     inv = approved(sdk)  # 115.00
     part = Payment(
@@ -79,7 +79,7 @@ def test_payments_part_and_full_then_delete(sdk: Sdk) -> None:
     assert api.get_payment(tid, created.payment_id).payments[0].status == "DELETED"
 
 
-def test_overpayment_and_draft_payment_are_refused(sdk: Sdk) -> None:
+def test_b2_overpayment_and_draft_payment_are_refused(sdk: Sdk) -> None:
     inv = approved(sdk)
     too_much = Payment(
         invoice=Invoice(invoice_id=inv.invoice_id),
@@ -92,7 +92,7 @@ def test_overpayment_and_draft_payment_are_refused(sdk: Sdk) -> None:
     assert "exceeds" in error.value.reason
 
 
-def test_credit_note_allocation_settles_invoice(sdk: Sdk) -> None:
+def test_x1_credit_note_allocation_settles_invoice(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     inv = approved(sdk)
     note = CreditNote(
@@ -118,14 +118,14 @@ def test_credit_note_allocation_settles_invoice(sdk: Sdk) -> None:
     assert len(api.get_credit_notes(tid).credit_notes) == 1
 
 
-def test_void_refused_once_paid(sdk: Sdk, xero: Any) -> None:
+def test_x2_void_refused_once_paid(sdk: Sdk, xero: Any) -> None:
     inv = approved(sdk)
     xero.pay(sdk.tenant_id, inv.invoice_id, "10.00")
     with pytest.raises(AccountingBadRequestException):
         sdk.accounting.update_invoice(sdk.tenant_id, inv.invoice_id, invoices(Invoice(status="VOIDED")))
 
 
-def test_contacts_crud_filters_and_balances(sdk: Sdk, xero: Any) -> None:
+def test_i5_b3_contacts_crud_filters_and_balances(sdk: Sdk, xero: Any) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     made = api.create_contacts(
         tid,
@@ -161,7 +161,7 @@ def test_contacts_crud_filters_and_balances(sdk: Sdk, xero: Any) -> None:
     assert due_soon.amount_due == Decimal("115")
 
 
-def test_items_and_settings(sdk: Sdk) -> None:
+def test_i6_c4_items_and_settings(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     item = Item(code="GADGET", name="Gadget")
     assert api.create_items(tid, Items(items=[item])).items[0].code == "GADGET"
@@ -179,7 +179,7 @@ def test_items_and_settings(sdk: Sdk) -> None:
     assert {c.code.value for c in api.get_currencies(tid).currencies} == {"NZD", "USD"}
 
 
-def test_idempotency_key_replays_and_rejects_other_bodies(sdk: Sdk, xero: Any) -> None:
+def test_i7_idempotency_key_replays_and_rejects_other_bodies(sdk: Sdk, xero: Any) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     first = api.create_invoices(tid, invoices(invoice(reference="once")), idempotency_key="k-1").invoices[0]
     again = api.create_invoices(tid, invoices(invoice(reference="once")), idempotency_key="k-1").invoices[0]
@@ -197,7 +197,7 @@ def test_idempotency_key_replays_and_rejects_other_bodies(sdk: Sdk, xero: Any) -
     assert raw.status_code == 422 and raw.json()["Status"] == 422
 
 
-def test_rate_limit_headers_and_429(sdk: Sdk, xero: Any) -> None:
+def test_o3_rate_limit_headers_and_429(sdk: Sdk, xero: Any) -> None:
     xero.set_limits(rate_limit_per_minute=3, rate_limit_time_scale=30.0)
     _, _, headers = sdk.accounting.get_organisations(sdk.tenant_id, _return_http_data_only=False)
     assert (
@@ -215,7 +215,7 @@ def test_rate_limit_headers_and_429(sdk: Sdk, xero: Any) -> None:
     sdk.accounting.get_organisations(sdk.tenant_id)
 
 
-def test_concurrent_limit(sdk: Sdk, xero: Any) -> None:
+def test_o3_concurrent_limit(sdk: Sdk, xero: Any) -> None:
     import concurrent.futures
 
     xero.set_limits(rate_limit_concurrent=2)
@@ -232,7 +232,7 @@ def test_concurrent_limit(sdk: Sdk, xero: Any) -> None:
     assert sorted(r.status_code for r in codes) == [200, 200, 429] and problems == ["concurrent"]
 
 
-def test_bad_token_is_401_problem(xero: Any, sdk: Sdk) -> None:
+def test_c2_bad_token_is_401_problem(xero: Any, sdk: Sdk) -> None:
     raw = httpx.get(
         f"{xero.base_url}/api.xro/2.0/Invoices",
         headers={"Authorization": "Bearer nope", "xero-tenant-id": sdk.tenant_id},
@@ -246,7 +246,7 @@ def test_bad_token_is_401_problem(xero: Any, sdk: Sdk) -> None:
     assert other.status_code == 403
 
 
-def test_sdk_refreshes_expired_token_and_rotation_has_grace(xero: Any, sdk: Sdk) -> None:
+def test_c2_sdk_refreshes_expired_token_and_rotation_has_grace(xero: Any, sdk: Sdk) -> None:
     xero.set_limits(access_token_lifetime=5, refresh_token_grace_seconds=30)
     old_refresh = sdk.token["refresh_token"]
     sdk.token["expires_at"] = time.time() - 1  # the SDK refreshes before calling
@@ -268,7 +268,7 @@ def test_sdk_refreshes_expired_token_and_rotation_has_grace(xero: Any, sdk: Sdk)
     assert stale.status_code == 401  # its 5 s lifetime is over after the clock moved
 
 
-def test_connections_and_client_credentials_and_authorize(xero: Any, sdk: Sdk) -> None:
+def test_c2_connections_and_client_credentials_and_authorize(xero: Any, sdk: Sdk) -> None:
     assert [c.tenant_id for c in sdk.identity.get_connections()] == [sdk.tenant_id]
     custom = xero.seed_organisation(name="Custom Co", custom_connection=True)
     token = httpx.post(
@@ -304,7 +304,7 @@ def test_connections_and_client_credentials_and_authorize(xero: Any, sdk: Sdk) -
     assert granted["refresh_token"] and granted["expires_in"] == 1800
 
 
-def test_faults_5xx_and_commit_then_drop(xero: Any, sdk: Sdk) -> None:
+def test_o7_faults_5xx_and_commit_then_drop(xero: Any, sdk: Sdk) -> None:
     xero.add_fault("status", method="GET", path="/Organisation", status=503)
     with pytest.raises(Exception) as error:
         sdk.accounting.get_organisations(sdk.tenant_id)
@@ -347,7 +347,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]], list[int]]]:
         yield server.base_url + "/hook", received, fail_first
 
 
-def test_webhooks_intent_to_receive_events_and_retry(xero: Any, sdk: Sdk, receiver: Any) -> None:
+def test_b1_webhooks_intent_to_receive_events_and_retry(xero: Any, sdk: Sdk, receiver: Any) -> None:
     url, received, fail_first = receiver
     sub = xero.subscribe_webhooks(url, "signing-key")
     assert sub["status"] == "OK" and {r["status"] for r in sub["intent_to_receive"]} == {200, 401}
@@ -362,7 +362,7 @@ def test_webhooks_intent_to_receive_events_and_retry(xero: Any, sdk: Sdk, receiv
     assert all(e["tenantId"] == sdk.tenant_id for e in events)
 
 
-def test_webhook_subscription_fails_when_receiver_ignores_signatures(xero: Any) -> None:
+def test_b1_webhook_subscription_fails_when_receiver_ignores_signatures(xero: Any) -> None:
     async def lax(request: Request) -> Response:
         return Response(status_code=200)
 

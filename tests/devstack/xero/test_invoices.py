@@ -17,7 +17,7 @@ def create(sdk: Sdk, inv: Invoice, **kwargs: object) -> Invoice:
     return sdk.accounting.create_invoices(sdk.tenant_id, invoices(inv), **kwargs).invoices[0]
 
 
-def test_accrec_gets_sequential_numbers_and_totals(sdk: Sdk) -> None:
+def test_i3_accrec_gets_sequential_numbers_and_totals(sdk: Sdk) -> None:
     first = create(sdk, invoice())
     second = create(sdk, invoice())
     assert (first.invoice_number, second.invoice_number) == ("INV-0001", "INV-0002")
@@ -25,7 +25,7 @@ def test_accrec_gets_sequential_numbers_and_totals(sdk: Sdk) -> None:
     assert first.status == "DRAFT" and first.amount_due == Decimal("115")
 
 
-def test_accrec_number_must_be_unique_but_accpay_need_not(sdk: Sdk) -> None:
+def test_i12_accrec_number_must_be_unique_but_accpay_need_not(sdk: Sdk) -> None:
     create(sdk, invoice(invoice_number="X-1"))
     with pytest.raises(AccountingBadRequestException) as error:
         create(sdk, invoice(invoice_number="X-1"))
@@ -34,7 +34,7 @@ def test_accrec_number_must_be_unique_but_accpay_need_not(sdk: Sdk) -> None:
     assert create(sdk, bill).invoice_number == create(sdk, bill).invoice_number == "B-1"
 
 
-def test_exclusive_tax_is_rounded_per_line(sdk: Sdk) -> None:
+def test_i4_exclusive_tax_is_rounded_per_line(sdk: Sdk) -> None:
     # 3 x 9.99 = 29.97; 15% = 4.4955 -> 4.50. Two such lines: tax 9.00 (not round(8.991) = 8.99).
     created = create(sdk, invoice(lines=[line("9.99", "3"), line("9.99", "3")]))
     assert created.sub_total == Decimal("59.94")
@@ -42,7 +42,7 @@ def test_exclusive_tax_is_rounded_per_line(sdk: Sdk) -> None:
     assert created.total == Decimal("68.94")
 
 
-def test_inclusive_tax_is_extracted(sdk: Sdk) -> None:
+def test_i4_inclusive_tax_is_extracted(sdk: Sdk) -> None:
     # 115 inclusive of 15% -> tax 15.00, net 100.00; 10.00 inclusive -> tax 1.30 (1.3043), net 8.70.
     created = create(
         sdk, invoice(lines=[line("115.00"), line("10.00")], line_amount_types=LineAmountTypes.INCLUSIVE)
@@ -54,13 +54,13 @@ def test_inclusive_tax_is_extracted(sdk: Sdk) -> None:
     )
 
 
-def test_notax_lines_carry_no_tax(sdk: Sdk) -> None:
+def test_i4_notax_lines_carry_no_tax(sdk: Sdk) -> None:
     created = create(sdk, invoice(lines=[line("50.00", "2")], line_amount_types=LineAmountTypes.NOTAX))
     assert (created.total_tax, created.total) == (Decimal("0"), Decimal("100"))
     assert created.line_items[0].tax_type == "NONE"
 
 
-def test_unitdp_4_keeps_four_decimal_unit_amounts(sdk: Sdk) -> None:
+def test_i4_unitdp_4_keeps_four_decimal_unit_amounts(sdk: Sdk) -> None:
     # 1000 x 0.1234 = 123.40 at 4 dp; at the default 2 dp the unit is 0.12 and the line 120.00.
     precise = create(sdk, invoice(lines=[line("0.1234", "1000")]), unitdp=4)
     rounded = create(sdk, invoice(lines=[line("0.1234", "1000")]))
@@ -69,7 +69,7 @@ def test_unitdp_4_keeps_four_decimal_unit_amounts(sdk: Sdk) -> None:
     assert rounded.sub_total == Decimal("120")
 
 
-def test_discount_rate_and_amount(sdk: Sdk) -> None:
+def test_i4_discount_rate_and_amount(sdk: Sdk) -> None:
     # 2 x 50 less 10% = 90.00, tax 13.50; 1 x 80 less 5.00 = 75.00, tax 11.25.
     created = create(
         sdk,
@@ -93,13 +93,13 @@ def test_i4_line_with_amount_needs_account_code_description_only_does_not(sdk: S
     assert len(ok.line_items) == 2 and ok.total == Decimal("115")
 
 
-def test_item_code_supplies_account_and_price(sdk: Sdk) -> None:
+def test_i6_item_code_supplies_account_and_price(sdk: Sdk) -> None:
     created = create(sdk, invoice(lines=[LineItem(item_code="WIDGET", quantity=Decimal("2"))]))
     assert created.line_items[0].account_code == "200"
     assert created.sub_total == Decimal("50")
 
 
-def test_contact_by_name_is_matched_or_created(sdk: Sdk) -> None:
+def test_i5_contact_by_name_is_matched_or_created(sdk: Sdk) -> None:
     a = create(sdk, invoice(contact="New Customer"))
     b = create(sdk, invoice(contact="new customer"))
     seeded = create(sdk, invoice(contact="Ridgeway University"))
@@ -108,14 +108,14 @@ def test_contact_by_name_is_matched_or_created(sdk: Sdk) -> None:
     assert seeded.contact.contact_id == numbered.contact_id
 
 
-def test_currency_must_be_enabled(sdk: Sdk) -> None:
+def test_i3_currency_must_be_enabled(sdk: Sdk) -> None:
     assert create(sdk, invoice(currency_code=CurrencyCode.USD)).currency_code.value == "USD"
     with pytest.raises(AccountingBadRequestException) as error:
         create(sdk, invoice(currency_code=CurrencyCode.GBP))
     assert "currency GBP" in error.value.reason
 
 
-def test_summarized_errors_give_400_but_valid_elements_are_created(sdk: Sdk) -> None:
+def test_i10_summarized_errors_give_400_but_valid_elements_are_created(sdk: Sdk) -> None:
     with pytest.raises(AccountingBadRequestException) as error:
         sdk.accounting.create_invoices(
             sdk.tenant_id, invoices(invoice(reference="good"), invoice(lines=[line(tax="BOGUS")]))
@@ -126,7 +126,7 @@ def test_summarized_errors_give_400_but_valid_elements_are_created(sdk: Sdk) -> 
     assert [i.reference for i in sdk.accounting.get_invoices(sdk.tenant_id).invoices] == ["good"]
 
 
-def test_summarize_errors_false_reports_each_element(sdk: Sdk) -> None:
+def test_i10_summarize_errors_false_reports_each_element(sdk: Sdk) -> None:
     result = sdk.accounting.create_invoices(
         sdk.tenant_id, invoices(invoice(), invoice(lines=[line(tax="BOGUS")])), summarize_errors=False
     )
@@ -134,7 +134,7 @@ def test_summarize_errors_false_reports_each_element(sdk: Sdk) -> None:
     assert "BOGUS" in result.invoices[1].validation_errors[0].message
 
 
-def test_get_filters(sdk: Sdk) -> None:
+def test_i7_get_filters(sdk: Sdk) -> None:
     a = create(sdk, invoice(reference="alpha", status="AUTHORISED"))
     b = create(sdk, invoice(reference="beta", contact="Other Co"))
     tid = sdk.tenant_id
@@ -166,7 +166,7 @@ def test_get_filters(sdk: Sdk) -> None:
     assert page.pagination.item_count == 2 and len(page.invoices) == 1
 
 
-def test_if_modified_since(sdk: Sdk, xero: object) -> None:
+def test_b4_if_modified_since(sdk: Sdk, xero: object) -> None:
     first = create(sdk, invoice())
     later = sdk.accounting.get_invoices(sdk.tenant_id, if_modified_since=first.updated_date_utc).invoices
     assert later == []
@@ -178,7 +178,7 @@ def test_bad_where_is_a_query_parse_error(sdk: Sdk) -> None:
     assert error.value.error_data["Type"] == "QueryParseException"
 
 
-def test_status_machine(sdk: Sdk) -> None:
+def test_x2_status_machine(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     draft = create(sdk, invoice())
     submitted = api.update_invoice(tid, draft.invoice_id, invoices(Invoice(status="SUBMITTED"))).invoices[0]
@@ -200,7 +200,7 @@ def test_status_machine(sdk: Sdk) -> None:
     assert deleted.status == "DELETED"
 
 
-def test_paid_invoice_allows_only_limited_edits(sdk: Sdk, xero: object) -> None:
+def test_i11_paid_invoice_allows_only_limited_edits(sdk: Sdk, xero: object) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     inv = create(sdk, invoice(status="AUTHORISED"))
     xero.pay(tid, inv.invoice_id)  # type: ignore[attr-defined]
@@ -215,7 +215,7 @@ def test_paid_invoice_allows_only_limited_edits(sdk: Sdk, xero: object) -> None:
         api.update_invoice(tid, inv.invoice_id, invoices(Invoice(status="VOIDED")))
 
 
-def test_post_updates_by_id_and_creates_without(sdk: Sdk) -> None:
+def test_i11_post_updates_by_id_and_creates_without(sdk: Sdk) -> None:
     inv = create(sdk, invoice())
     result = sdk.accounting.update_or_create_invoices(
         sdk.tenant_id, invoices(Invoice(invoice_id=inv.invoice_id, reference="upd"), invoice(reference="new"))
@@ -224,7 +224,7 @@ def test_post_updates_by_id_and_creates_without(sdk: Sdk) -> None:
     assert result.invoices[0].invoice_id == inv.invoice_id
 
 
-def test_online_invoice_and_email(sdk: Sdk) -> None:
+def test_i8_online_invoice_and_email(sdk: Sdk) -> None:
     api, tid = sdk.accounting, sdk.tenant_id
     draft = create(sdk, invoice())
     with pytest.raises(AccountingBadRequestException):
@@ -258,7 +258,7 @@ def test_request_body_is_validated_against_spec(needs_spec: None, sdk: Sdk, xero
     assert sdk.accounting.get_invoices(sdk.tenant_id).invoices == []
 
 
-def test_contact_update_on_paid_invoice_is_allowed(sdk: Sdk, xero: object) -> None:
+def test_i11_contact_update_on_paid_invoice_is_allowed(sdk: Sdk, xero: object) -> None:
     inv = create(sdk, invoice(status="AUTHORISED"))
     xero.pay(sdk.tenant_id, inv.invoice_id)  # type: ignore[attr-defined]
     moved = sdk.accounting.update_invoice(
