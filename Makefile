@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: all deps test lint typecheck pytest up demo bench clean
+.PHONY: all deps test lint typecheck pytest up demo bench fuzz clean
 
 all: test
 
@@ -18,7 +18,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+# checkov pins packages pytest cannot share, so it gets a virtualenv of its own (tests/infra use it).
+$(VENV)/checkov/.installed: tests/infra/requirements-checkov.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet -r tests/infra/requirements-checkov.txt
+	touch $@
+
+deps: $(VENV)/.installed node_modules/.installed $(VENV)/checkov/.installed
 
 lint: deps
 	$(VENV)/bin/ruff check .
@@ -43,6 +49,13 @@ demo: deps
 
 bench: deps
 	$(PY) -m devstack.bench sync $(ARGS)
+
+# Hypothesis fuzz of both webhooks at the full budget (CI's pytest runs 2,000 examples of each).
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(VENV)/.installed
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider --timeout=1800 \
+		--hypothesis-show-statistics -W ignore::hypothesis.errors.HypothesisWarning \
+		tests/unit/entrypoints/test_webhook_fuzz.py
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .devstack .pytest_cache .mypy_cache .ruff_cache
