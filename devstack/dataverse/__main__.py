@@ -16,10 +16,34 @@ def main() -> None:
     )
     parser.add_argument("--seed", action="store_true", help="load sample currencies, customers and products")
     parser.add_argument(
-        "--max-requests", type=int, default=None, help="service protection: requests per window"
+        "--requests-per-window",
+        type=int,
+        default=6000,
+        help="service protection: requests per user per window",
+    )
+    parser.add_argument("--window-seconds", type=float, default=300.0, help="service protection window")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="emulated seconds per real second (compresses the window)",
+    )
+    parser.add_argument(
+        "--no-service-protection", action="store_true", help="turn the service protection limits off"
+    )
+    parser.add_argument(
+        "--webhook-duplicate-rate", type=float, default=0.0, help="share of webhook deliveries sent twice"
     )
     args = parser.parse_args()
-    emulator = Emulator(EmulatorOptions(static_token=args.token, max_requests=args.max_requests))
+    options = EmulatorOptions(
+        static_token=args.token,
+        service_protection=not args.no_service_protection,
+        requests_per_window=args.requests_per_window,
+        window_seconds=args.window_seconds,
+        time_scale=args.time_scale,
+        webhook_duplicate_rate=args.webhook_duplicate_rate,
+    )
+    emulator = Emulator(options)
     if args.seed:
         emulator.seed()
     print(f"Dataverse emulator: http://127.0.0.1:{args.port}/api/data/v9.2/  (bearer token: {args.token})")

@@ -88,6 +88,7 @@ def _inner_request(part: Part, outer: ApiRequest, content_ids: dict[str, str]) -
         merged,
         body.rstrip(b"\n"),
         outer.base_url,
+        outer.user_id,
     )
 
 
@@ -145,7 +146,7 @@ class BatchProcessor:
         state = self.api.state
         correlation = outer.headers.get("x-ms-correlation-request-id")
         try:
-            with state.transaction(correlation, self.api.emulator.app_user_id) as tx:
+            with state.transaction(correlation, outer.user_id or self.api.emulator.app_user_id) as tx:
                 for inner_part in inner_parts:
                     inner = _inner_request(inner_part, outer, content_ids)
                     if inner.method == "GET":

@@ -32,6 +32,13 @@ _METADATA_TYPES = {
     LOOKUP: "LookupAttributeMetadata",
     CUSTOMER: "LookupAttributeMetadata",
 }
+
+
+def metadata_type(kind: str) -> str:
+    """The AttributeMetadata type name of an attribute kind (`Picklist` → `PicklistAttributeMetadata`)."""
+    return _METADATA_TYPES[kind]
+
+
 KIND_BY_METADATA_TYPE = {
     "StringAttributeMetadata": STRING,
     "MemoAttributeMetadata": MEMO,
@@ -46,6 +53,71 @@ KIND_BY_METADATA_TYPE = {
 }
 
 
+CHOICE_KINDS = frozenset({PICKLIST, STATE, STATUS})
+# New options with no Value get the default publisher's option value prefix (10000) × 10,000.
+OPTION_VALUE_BASE = 100_000_000
+
+
+@dataclass
+class OptionSet:
+    """A choice's options (value → label). Local to one column, or global (shared by name)."""
+
+    name: str
+    options: dict[int, str]
+    is_global: bool = False
+    option_set_type: str = "Picklist"
+    definition: dict[str, Any] = field(default_factory=dict)
+    metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "@odata.type": "#Microsoft.Dynamics.CRM.OptionSetMetadata",
+            "MetadataId": self.metadata_id,
+            "Name": self.name,
+            "IsGlobal": self.is_global,
+            "OptionSetType": self.option_set_type,
+            "Options": [{"Value": value, "Label": label_body(text)} for value, text in self.options.items()],
+        }
+
+
+def label_body(text: str) -> dict[str, Any]:
+    localized = {"Label": text, "LanguageCode": 1033}
+    return {"LocalizedLabels": [localized], "UserLocalizedLabel": localized}
+
+
+def label_text(label: Any) -> str:
+    """The text of a Label body (`UserLocalizedLabel` or the first `LocalizedLabels` entry)."""
+    if not isinstance(label, dict):
+        return ""
+    user = label.get("UserLocalizedLabel")
+    if isinstance(user, dict) and user.get("Label"):
+        return str(user["Label"])
+    for localized in label.get("LocalizedLabels") or []:
+        if isinstance(localized, dict) and localized.get("Label"):
+            return str(localized["Label"])
+    return ""
+
+
+def options_from_body(option_set: dict[str, Any]) -> dict[int, str]:
+    """`OptionSet.Options` of a PicklistAttributeMetadata / OptionSetMetadata body → value → label."""
+    options: dict[int, str] = {}
+    raw = option_set.get("Options") or []
+    if not isinstance(raw, list):
+        raise ValueError("OptionSet.Options must be a list.")
+    for index, option in enumerate(raw):
+        if not isinstance(option, dict):
+            raise ValueError("Each option must be an object with Value and Label.")
+        value = option.get("Value")
+        if value is None:
+            value = OPTION_VALUE_BASE + index
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"Option value {value!r} is not an integer.")
+        if value in options:
+            raise ValueError(f"Option value {value} is used twice.")
+        options[value] = label_text(option.get("Label"))
+    return options
+
+
 @dataclass
 class Attribute:
     logical_name: str
@@ -57,6 +129,11 @@ class Attribute:
     is_custom: bool = False
     definition: dict[str, Any] = field(default_factory=dict)
     metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Choice columns: the local option set, or the name of a global one (looked up at write time).
+    option_set: OptionSet | None = None
+    global_option_set: str | None = None
+    # Applied on create when the column is omitted (BooleanAttributeMetadata.DefaultValue).
+    default: Any = None
 
     @property
     def is_lookup(self) -> bool:
@@ -74,9 +151,19 @@ class Attribute:
             "IsValidForRead": self.readable,
             "Targets": list(self.targets) if self.is_lookup else None,
         }
-        for key in ("DisplayName", "Description", "RequiredLevel", "MaxLength", "Format", "DateTimeBehavior"):
+        for key in (
+            "DisplayName",
+            "Description",
+            "RequiredLevel",
+            "MaxLength",
+            "Format",
+            "DateTimeBehavior",
+            "DefaultFormValue",
+        ):
             if key in self.definition:
                 body[key] = self.definition[key]
+        if self.kind == BOOLEAN:
+            body["DefaultValue"] = self.default
         return body
 
 
@@ -171,6 +258,16 @@ _ADDRESS = [
 ]
 
 
+# Default state/status of a table with the standard Active/Inactive pair (every custom table, and
+# account/contact/systemuser-like tables). Assumed: the reference lists only invoice's pairs.
+ACTIVE_INACTIVE_STATES = {0: "Active", 1: "Inactive"}
+ACTIVE_INACTIVE_STATUSES = {1: "Active", 2: "Inactive"}
+
+
+def local_options(entity: str, column: str, options: dict[int, str], kind: str = "Picklist") -> OptionSet:
+    return OptionSet(f"{entity}_{column}", dict(options), option_set_type=kind)
+
+
 def _table(
     logical: str,
     entity_set: str,
@@ -178,8 +275,11 @@ def _table(
     columns: dict[str, str],
     lookups: dict[str, dict[str, str]] | None = None,
     state: bool = True,
+    choices: dict[str, dict[int, str]] | None = None,
 ) -> Table:
-    """Build a standard table. `lookups` maps a column to {navigation property: target table}."""
+    """Build a standard table. `lookups` maps a column to {navigation property: target table};
+    `choices` gives the option sets of choice columns (statecode/statuscode included) that are checked
+    on write. Choice columns not listed accept any integer."""
     table = Table(logical, entity_set, f"{logical}id", primary_name, schema_name=logical)
     table.add(Attribute(table.primary_id, UNIQUEID, read_only=True))
     table.add(Attribute(primary_name, STRING))
@@ -188,12 +288,94 @@ def _table(
     if state:
         table.add(Attribute("statecode", STATE))
         table.add(Attribute("statuscode", STATUS))
+    for name, options in (choices or {}).items():
+        attribute = table.attributes[name]
+        kind = {STATE: "State", STATUS: "Status"}.get(attribute.kind, "Picklist")
+        attribute.option_set = local_options(logical, name, options, kind)
+    for attribute in table.attributes.values():
+        if attribute.kind == BOOLEAN:
+            attribute.default = False  # assumed: the built-in two-option columns default to No
     for column, navs in (lookups or {}).items():
         kind = CUSTOMER if len(navs) > 1 else LOOKUP
         table.add(Attribute(column, kind, targets=tuple(navs.values())))
         for nav_name, target in navs.items():
             table.single_navs[nav_name] = SingleNavigation(nav_name, column, target)
     return table
+
+
+# Option sets from the reference (reference/dataverse.md §1.2, §2.1, §2.2), keyed by column.
+INVOICE_STATES = {0: "Active", 1: "Closed (deprecated)", 2: "Paid", 3: "Canceled"}
+INVOICE_STATUSES = {
+    1: "New",
+    2: "Partially Shipped",
+    4: "Billed",
+    5: "Booked (applies to services)",
+    6: "Installed (applies to services)",
+    3: "Canceled (deprecated)",
+    7: "Paid in Full (deprecated)",
+    100001: "Complete",
+    100002: "Partial",
+    100003: "Canceled",
+}
+PAYMENT_TERMS = {1: "Net 30", 2: "2% 10, Net 30", 3: "Net 45", 4: "Net 60"}
+LINE_PRODUCT_TYPES = {
+    1: "Product",
+    2: "Bundle",
+    3: "Required Bundle Product",
+    4: "Optional Bundle Product",
+    5: "Project-based Service",
+}
+ENDPOINT_CHOICES = {
+    "contract": {
+        1: "OneWay",
+        2: "Queue",
+        3: "Rest",
+        4: "TwoWay",
+        5: "Topic",
+        6: "Queue (Persistent)",
+        7: "Event Hub",
+        8: "Webhook",
+        9: "Event Grid",
+        10: "Managed Data Lake",
+    },
+    "authtype": {
+        1: "ACS",
+        2: "SAS Key",
+        3: "SAS Token",
+        4: "Webhook Key",
+        5: "Http Header",
+        6: "Http Query String",
+        7: "Connection String",
+        8: "Access Key",
+    },
+    "messageformat": {1: "Binary XML", 2: "Json", 3: "Text XML"},
+    "connectionmode": {1: "Normal", 2: "Federated"},
+    "userclaim": {1: "None", 2: "UserId", 3: "UserInfo"},
+}
+STEP_CHOICES = {
+    "mode": {0: "Synchronous", 1: "Asynchronous"},
+    # 10/20/40 are the documented ones; the reference calls the rest internal, so they are accepted too.
+    "stage": {
+        5: "Initial Pre-operation (internal)",
+        10: "Pre-validation",
+        15: "Internal Pre-operation Before External Plugins (internal)",
+        20: "Pre-operation",
+        25: "Internal Pre-operation After External Plugins (internal)",
+        30: "Main Operation (internal)",
+        35: "Internal Post-operation Before External Plugins (internal)",
+        40: "Post-operation",
+        45: "Internal Post-operation After External Plugins (internal)",
+        50: "Post-operation (deprecated)",
+        55: "Final Post-operation (internal)",
+        80: "Pre-Commit stage (internal)",
+        90: "Post-Commit stage (internal)",
+    },
+    "supporteddeployment": {0: "Server Only", 1: "Microsoft Dynamics 365 Client for Outlook Only", 2: "Both"},
+    "statecode": {0: "Enabled", 1: "Disabled"},
+    "statuscode": {1: "Enabled", 2: "Disabled"},
+}
+IMAGE_TYPES = {0: "PreImage", 1: "PostImage", 2: "Both"}
+ACTIVE_INACTIVE = {"statecode": ACTIVE_INACTIVE_STATES, "statuscode": ACTIVE_INACTIVE_STATUSES}
 
 
 def standard_tables() -> list[Table]:
@@ -210,6 +392,7 @@ def standard_tables() -> list[Table]:
             **dict.fromkeys(_ADDRESS, STRING),
         },
         currency,
+        choices=ACTIVE_INACTIVE,
     )
     contact = _table(
         "contact",
@@ -229,6 +412,7 @@ def standard_tables() -> list[Table]:
                 "parentcustomerid_contact": "contact",
             },
         },
+        choices=ACTIVE_INACTIVE,
     )
     contact.attributes["fullname"].read_only = True
     product = _table(
@@ -291,6 +475,11 @@ def standard_tables() -> list[Table]:
             "pricelevelid": {"pricelevelid": "pricelevel"},
             "customerid": {"customerid_account": "account", "customerid_contact": "contact"},
         },
+        choices={
+            "statecode": INVOICE_STATES,
+            "statuscode": INVOICE_STATUSES,
+            "paymenttermscode": PAYMENT_TERMS,
+        },
     )
     for computed in (
         "totallineitemamount",
@@ -331,6 +520,7 @@ def standard_tables() -> list[Table]:
             "parentbundleidref": {"parentbundleidref": "invoicedetail"},
         },
         state=False,
+        choices={"producttypecode": LINE_PRODUCT_TYPES},
     )
     for computed in (
         "baseamount",
@@ -357,6 +547,7 @@ def standard_tables() -> list[Table]:
             "description": MEMO,
         },
         state=False,
+        choices=ENDPOINT_CHOICES,
     )
     endpoint.attributes["authvalue"].readable = False
     message = _table("sdkmessage", "sdkmessages", "name", {"categoryname": STRING}, state=False)
@@ -391,6 +582,7 @@ def standard_tables() -> list[Table]:
             "sdkmessageid": {"sdkmessageid": "sdkmessage"},
             "sdkmessagefilterid": {"sdkmessagefilterid": "sdkmessagefilter"},
         },
+        choices=STEP_CHOICES,
     )
     image = _table(
         "sdkmessageprocessingstepimage",
@@ -399,6 +591,7 @@ def standard_tables() -> list[Table]:
         {"entityalias": STRING, "imagetype": PICKLIST, "messagepropertyname": STRING, "attributes": STRING},
         {"sdkmessageprocessingstepid": {"sdkmessageprocessingstepid": "sdkmessageprocessingstep"}},
         state=False,
+        choices={"imagetype": IMAGE_TYPES},
     )
     user = _table(
         "systemuser",

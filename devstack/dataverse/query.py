@@ -14,6 +14,33 @@ from devstack.dataverse.store import EmulatorState, ODataError, Ref
 LOOKUP_ANNOTATION = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
+# System query options the emulator implements. Anything else starting with `$` is refused, as
+# Dataverse refuses `$skip` and unknown options ("The query parameter $x is not supported").
+SUPPORTED_OPTIONS = frozenset({"$select", "$filter", "$expand", "$orderby", "$top", "$count", "$skiptoken"})
+NESTED_OPTIONS = frozenset({"$select", "$filter", "$expand", "$orderby", "$top"})
+# Supported by Dataverse but not by the emulator: 501, never a silently ignored option.
+NOT_IMPLEMENTED_OPTIONS = {
+    "$apply": "aggregation with $apply",
+    "$deltatoken": "change tracking ($deltatoken)",
+    "fetchXml": "FetchXML queries (fetchXml=)",
+    "savedQuery": "system views (savedQuery=)",
+    "userQuery": "personal views (userQuery=)",
+}
+UNSUPPORTED_CODE = "0x80060888"
+
+
+def check_query_options(raw: dict[str, str], allowed: frozenset[str] = SUPPORTED_OPTIONS) -> None:
+    """400 for a system query option Dataverse does not support, 501 for one the emulator lacks."""
+    for name in raw:
+        if name in NOT_IMPLEMENTED_OPTIONS:
+            raise ODataError(
+                501,
+                f"The Dataverse emulator does not implement {NOT_IMPLEMENTED_OPTIONS[name]}.",
+                UNSUPPORTED_CODE,
+            )
+        if name.startswith("$") and name not in allowed:
+            raise ODataError(400, f"The query parameter {name} is not supported", UNSUPPORTED_CODE)
+
 
 @dataclass
 class QueryOptions:
@@ -61,13 +88,20 @@ def parse_options(raw: dict[str, str]) -> QueryOptions:
     if raw.get("$orderby"):
         for clause in raw["$orderby"].split(","):
             words = clause.split()
+            if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
+                raise ODataError(400, f"Invalid $orderby clause '{clause.strip()}'.", UNSUPPORTED_CODE)
             options.orderby.append((words[0], len(words) > 1 and words[1].lower() == "desc"))
     if raw.get("$top"):
         try:
             options.top = int(raw["$top"])
         except ValueError:
             raise ODataError(400, "$top must be an integer.") from None
-    options.count = raw.get("$count", "").lower() == "true"
+        if options.top < 0:
+            raise ODataError(400, "$top must not be negative.", UNSUPPORTED_CODE)
+    count = raw.get("$count", "").lower()
+    if count not in {"", "true", "false"}:
+        raise ODataError(400, f"Invalid value '{raw['$count']}' for $count.", UNSUPPORTED_CODE)
+    options.count = count == "true"
     if raw.get("$expand"):
         for item in split_top_level(raw["$expand"], ","):
             name, _, inner = item.partition("(")
@@ -76,6 +110,7 @@ def parse_options(raw: dict[str, str]) -> QueryOptions:
                 for option in split_top_level(inner[:-1], ";"):
                     key, _, value = option.partition("=")
                     nested[key.strip()] = value
+            check_query_options(nested, NESTED_OPTIONS)
             options.expand[name.strip()] = parse_options(nested)
     return options
 
@@ -207,9 +242,24 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, value)
 
 
+def _probe_columns(state: EmulatorState, table: md.Table, options: QueryOptions) -> None:
+    """Resolve every $filter / $orderby column once, so an unknown one is a 400 even with no rows."""
+    probe = resolver_for(state, table, {})
+    for path, _ in options.orderby:
+        probe(path.split("/"))
+    if options.filter is not None:
+        try:
+            options.filter(probe)
+        except ODataError:
+            raise
+        except Exception:  # noqa: S110 - null operands may upset an operator; only unknown names matter
+            pass
+
+
 def apply_filter_and_order(
     state: EmulatorState, table: md.Table, rows: list[dict[str, Any]], options: QueryOptions
 ) -> list[dict[str, Any]]:
+    _probe_columns(state, table, options)
     if options.filter is not None:
         predicate = options.filter
         rows = [row for row in rows if predicate(resolver_for(state, table, row))]

@@ -20,6 +20,8 @@ from devstack.dataverse import metadata as md
 from devstack.dataverse.odata_filter import parse_datetime
 
 STATE_COLUMNS = ("statecode", "statuscode")
+# Dataverse's code for a choice value outside its option set (seen in captured responses, [3p]).
+OUT_OF_RANGE_CODE = "0x8004431a"
 
 
 class ODataError(Exception):
@@ -147,6 +149,7 @@ class EmulatorState:
         self.by_set: dict[str, md.Table] = {}
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
         self.relationships: dict[str, md.Relationship] = {}
+        self.global_option_sets: dict[str, md.OptionSet] = {}
         self.version = 1000
         self.before_write: list[Hook] = []
         self.after_write: list[Hook] = []
@@ -184,6 +187,28 @@ class EmulatorState:
             raise ODataError(
                 404, f"Resource not found for the segment '{entity_set}'.", "0x80060888"
             ) from None
+
+    def options_of(self, attribute: md.Attribute) -> md.OptionSet | None:
+        if attribute.global_option_set is not None:
+            return self.global_option_sets.get(attribute.global_option_set)
+        return attribute.option_set
+
+    def check_choices(self, table: md.Table, changes: dict[str, Any]) -> None:
+        """A choice value outside the column's option set is refused, as Dataverse's validation does."""
+        for column, value in changes.items():
+            attribute = table.attributes.get(column)
+            if attribute is None or value is None or attribute.kind not in md.CHOICE_KINDS:
+                continue
+            option_set = self.options_of(attribute)
+            if option_set is None or value in option_set.options:
+                continue
+            accepted = ",".join(str(option) for option in option_set.options)
+            raise ODataError(
+                400,
+                f"A validation error occurred. The value {value} of '{column}' on record of type "
+                f"'{table.logical_name}' is outside the valid range. Accepted Values: {accepted}",
+                OUT_OF_RANGE_CODE,
+            )
 
     # ---- rows ---------------------------------------------------------------------------------
     def get(self, table: str, row_id: str) -> dict[str, Any]:
@@ -270,11 +295,15 @@ class EmulatorState:
         row_id = str(changes.pop(table.primary_id, None) or uuid.uuid4()).lower()
         if row_id in self.rows[table_name]:
             raise ODataError(412, "A record with matching key values already exists.", "0x80040237")
+        self.check_choices(table, changes)
         now = datetime.now(UTC)
         row: dict[str, Any] = dict.fromkeys(table.attributes)
         row.update({table.primary_id: row_id, "createdon": now, "modifiedon": now})
         if "statecode" in table.attributes:
             row.update({"statecode": 0, "statuscode": 1})
+        for attribute in table.attributes.values():
+            if attribute.default is not None:
+                row[attribute.logical_name] = attribute.default
         row.update(changes)
         for hook in self.before_write:
             hook(self, tx, table_name, row_id, row, None)
@@ -298,6 +327,7 @@ class EmulatorState:
     ) -> None:
         """One Update execution (the caller splits state columns off first, as the platform does)."""
         row = self.get(table_name, row_id)
+        self.check_choices(self.tables[table_name], changes)
         pre = copy.deepcopy(row)
         proposed = {**row, **changes}
         for hook in self.before_write:

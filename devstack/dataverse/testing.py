@@ -42,8 +42,10 @@ class DataverseEmulatorHandle:
     def seed(self) -> dict[str, Any]:
         return self._call("POST", "/_emulator/seed")  # type: ignore[no-any-return]
 
-    def issue_token(self) -> str:
-        return str(self._call("POST", "/_emulator/token")["access_token"])
+    def issue_token(self, user_id: str | None = None) -> str:
+        """A bearer token; `user_id` makes it another systemuser's (service protection counts per user)."""
+        body = {"user_id": user_id} if user_id else None
+        return str(self._call("POST", "/_emulator/token", body)["access_token"])
 
     def requests(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_emulator/requests")  # type: ignore[no-any-return]
@@ -56,7 +58,56 @@ class DataverseEmulatorHandle:
         return self._call("POST", "/_emulator/faults", {"kind": kind, **options})  # type: ignore[no-any-return]
 
     def clear_faults(self) -> None:
+        """Counted and random faults."""
         self._call("DELETE", "/_emulator/faults")
+
+    def faults(self) -> dict[str, Any]:
+        """{"faults": [...], "random": {... "seen", "fired"} | None}."""
+        return self._call("GET", "/_emulator/faults")  # type: ignore[no-any-return]
+
+    def start_random_faults(
+        self,
+        seed: int,
+        rates: dict[str, float],
+        retry_after: float = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> dict[str, Any]:
+        """Seeded random faults, e.g. rates={"429": 0.025, "503": 0.025}."""
+        body = {
+            "seed": seed,
+            "rates": rates,
+            "retry_after": retry_after,
+            "method": method,
+            "path_contains": path_contains,
+        }
+        return self._call("POST", "/_emulator/faults/random", body)  # type: ignore[no-any-return]
+
+    def stop_random_faults(self) -> None:
+        self._call("DELETE", "/_emulator/faults/random")
+
+    def throttling(self) -> dict[str, Any]:
+        """Service protection: limits, per-user counts, `peak_per_window`."""
+        return self._call("GET", "/_emulator/throttling")  # type: ignore[no-any-return]
+
+    def set_throttling(self, **limits: Any) -> dict[str, Any]:
+        """Any of requests_per_window, window_seconds, max_concurrent, execution_ms_per_window,
+        time_scale, enabled."""
+        return self._call("POST", "/_emulator/throttling", limits)  # type: ignore[no-any-return]
+
+    def clear_throttling_counts(self) -> dict[str, Any]:
+        return self._call("DELETE", "/_emulator/throttling")  # type: ignore[no-any-return]
+
+    def start_duplicate_deliveries(self, rate: float, seed: int = 0, delay: float = 0.05) -> dict[str, Any]:
+        body = {"rate": rate, "seed": seed, "delay": delay}
+        return self._call("POST", "/_emulator/webhooks/duplicates", body)  # type: ignore[no-any-return]
+
+    def duplicate_deliveries(self) -> dict[str, Any]:
+        """{"rate", "seed", "delay", "considered", "duplicated"}."""
+        return self._call("GET", "/_emulator/webhooks/duplicates")  # type: ignore[no-any-return]
+
+    def stop_duplicate_deliveries(self) -> None:
+        self._call("DELETE", "/_emulator/webhooks/duplicates")
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Block until every pending webhook delivery has been attempted."""

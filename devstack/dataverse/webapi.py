@@ -18,7 +18,13 @@ from urllib.parse import quote, urlencode
 
 from devstack.dataverse import metadata as md
 from devstack.dataverse.odata_filter import FilterSyntaxError, compile_filter
-from devstack.dataverse.query import Serializer, apply_filter_and_order, parse_options
+from devstack.dataverse.query import (
+    UNSUPPORTED_CODE,
+    Serializer,
+    apply_filter_and_order,
+    check_query_options,
+    parse_options,
+)
 from devstack.dataverse.seed import add_message_filters
 from devstack.dataverse.store import EmulatorState, ODataError, Ref, Transaction
 
@@ -29,6 +35,22 @@ API_PREFIX = "/api/data/v9.2/"
 MAX_PAGE_SIZE = 5000
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_$][\w.$]*)(?:\((?P<key>[^)]*)\))?(?:/(?P<rest>.*))?$")
 _KEY_PAIR = re.compile(r"^(\w+)=(?:'((?:[^']|'')*)'|([\w-]+))$")
+CRM_NAMESPACE = "Microsoft.Dynamics.CRM."
+
+
+def _operation_name(segment: str) -> str | None:
+    """The message a path segment calls (`CreateMultiple`, `Microsoft.Dynamics.CRM.WinQuote()`), or None.
+
+    Entity sets are lower-case collection names; actions and functions are PascalCase message names,
+    optionally namespace-qualified."""
+    name = segment.split("(", 1)[0]
+    if name.startswith(CRM_NAMESPACE):
+        return name[len(CRM_NAMESPACE) :] or None
+    return name if name[:1].isupper() else None
+
+
+def _not_implemented(what: str) -> ODataError:
+    return ODataError(501, f"The Dataverse emulator does not implement {what}.", UNSUPPORTED_CODE)
 
 
 @dataclass
@@ -39,6 +61,7 @@ class ApiRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     base_url: str
+    user_id: str = ""  # the systemuser the bearer token belongs to
 
     def json(self) -> dict[str, Any]:
         if not self.body:
@@ -118,22 +141,30 @@ class WebApi:
         except ODataError as error:
             return ApiResponse.error(error)
 
+    def _user(self, request: ApiRequest) -> str:
+        return request.user_id or self.emulator.app_user_id
+
     def _route(self, request: ApiRequest, tx: Transaction | None) -> ApiResponse:
         path = request.path.strip("/")
+        check_query_options(request.query)
+        if "odata.track-changes" in request.headers.get("prefer", ""):
+            raise _not_implemented("change tracking (Prefer: odata.track-changes)")
         if path in {"PublishXml", "PublishAllXml"} and request.method == "POST":
             self.state.publish_count += 1
             return ApiResponse(204)
-        if path == "WhoAmI":
+        if path in {"WhoAmI", "WhoAmI()"} and request.method == "GET":
             return ApiResponse.json(
                 200,
                 {
                     "@odata.context": f"{request.base_url}{API_PREFIX}$metadata#"
                     "Microsoft.Dynamics.CRM.WhoAmIResponse",
                     "BusinessUnitId": self.emulator.identity.business_unit_id,
-                    "UserId": self.emulator.app_user_id,
+                    "UserId": self._user(request),
                     "OrganizationId": self.emulator.identity.organization_id,
                 },
             )
+        if path == "$metadata":
+            raise _not_implemented("the CSDL $metadata document")
         match = _SEGMENT.match(path)
         if match is None:
             raise ODataError(404, f"Resource not found for the segment '{path}'.", "0x80060888")
@@ -142,9 +173,17 @@ class WebApi:
             return self._entity_definitions(request, key, rest)
         if name == "RelationshipDefinitions":
             return self._relationship_definitions(request, key)
+        if name == "GlobalOptionSetDefinitions":
+            return self._global_option_sets(request, key, rest)
+        if name not in self.state.by_set:
+            operation = _operation_name(path)
+            if operation is not None:
+                raise _not_implemented(f"the {operation} message")
         table = self.state.table_for_set(name)
         run: Callable[[Transaction], ApiResponse]
         if key is None:
+            if rest:
+                return self._collection_segment(request, table, rest)
             if request.method == "GET":
                 return self._get_collection(request, table)
             if request.method == "POST":
@@ -156,6 +195,11 @@ class WebApi:
         else:
             row_id = self._find_id(table, key)
             if rest:
+                operation = _operation_name(rest)
+                if operation is not None:
+                    raise _not_implemented(f"the {operation} message bound to {table.entity_set}")
+                if rest.endswith("$ref") or "/$ref" in rest:
+                    raise _not_implemented("associating records through $ref")
                 if request.method != "GET":
                     raise ODataError(
                         405, "Only GET is supported on navigation properties here.", "0x80060888"
@@ -174,8 +218,23 @@ class WebApi:
         if tx is not None:
             return run(tx)
         correlation = request.headers.get("x-ms-correlation-request-id")
-        with self.state.transaction(correlation, self.emulator.app_user_id) as own:
+        with self.state.transaction(correlation, self._user(request)) as own:
             return run(own)
+
+    def _collection_segment(self, request: ApiRequest, table: md.Table, rest: str) -> ApiResponse:
+        """`invoices/$count`, or a message bound to the entity set (`invoices/Microsoft.Dynamics.CRM.X`)."""
+        operation = _operation_name(rest)
+        if operation is not None:
+            # CreateMultiple / UpdateMultiple / UpsertMultiple and the like: never a plain create.
+            raise _not_implemented(f"the {operation} message bound to {table.entity_set}")
+        if rest == "$count" and request.method == "GET":
+            options = parse_options(request.query)
+            with self.state.lock:
+                rows = apply_filter_and_order(
+                    self.state, table, list(self.state.rows[table.logical_name].values()), options
+                )
+            return ApiResponse(200, str(min(len(rows), 5000)).encode(), {"Content-Type": "text/plain"})
+        raise ODataError(404, f"Resource not found for the segment '{rest}'.", "0x80060888")
 
     # ---- rows ---------------------------------------------------------------------------------
     def _find_id(self, table: md.Table, key: str) -> str | None:
@@ -382,14 +441,18 @@ class WebApi:
         segment = _SEGMENT.match(rest)
         if segment is None or segment.group("name") != "Attributes":
             raise ODataError(404, f"Resource not found for the segment '{rest}'.", "0x80060888")
-        attribute_key = segment.group("key")
+        attribute_key, cast = segment.group("key"), segment.group("rest")
         if attribute_key is None:
+            attributes = list(table.attributes.values())
+            if cast:
+                cast_type = self._cast_type(cast)
+                attributes = [a for a in attributes if md.metadata_type(a.kind) == cast_type]
             if request.method == "GET":
-                items = [a.to_metadata(table.logical_name) for a in table.attributes.values()]
+                items = [self._attribute_metadata(request, table, a, bool(cast)) for a in attributes]
                 return self._metadata_list(
                     request, items, f"EntityDefinitions('{table.logical_name}')/Attributes"
                 )
-            if request.method == "POST":
+            if request.method == "POST" and not cast:
                 return self._create_attribute(request, table)
             raise ODataError(405, "Method not allowed.", "0x80060888")
         _, name = _key_value(attribute_key)
@@ -398,10 +461,50 @@ class WebApi:
         )
         if attribute is None:
             raise ODataError(404, f"Could not find attribute '{name}' on {table.logical_name}.", "0x80060888")
+        if cast and self._cast_type(cast) != md.metadata_type(attribute.kind):
+            raise ODataError(
+                400,
+                f"Attribute '{name}' is a {md.metadata_type(attribute.kind)}, not a {self._cast_type(cast)}.",
+                "0x80060888",
+            )
         if request.method == "PUT":
-            attribute.definition.update(request.json())
+            update = request.json()
+            attribute.definition.update(update)
+            if attribute.kind == md.BOOLEAN and "DefaultValue" in update:
+                attribute.default = self._boolean_default(update)
             return ApiResponse(204)
-        return ApiResponse.json(200, attribute.to_metadata(table.logical_name))
+        if request.method != "GET":
+            raise ODataError(405, "Method not allowed.", "0x80060888")
+        return ApiResponse.json(200, self._attribute_metadata(request, table, attribute, bool(cast)))
+
+    @staticmethod
+    def _cast_type(cast: str) -> str:
+        if not cast.startswith(CRM_NAMESPACE) or "/" in cast:
+            raise ODataError(404, f"Resource not found for the segment '{cast}'.", "0x80060888")
+        return cast[len(CRM_NAMESPACE) :]
+
+    def _attribute_metadata(
+        self, request: ApiRequest, table: md.Table, attribute: md.Attribute, cast: bool
+    ) -> dict[str, Any]:
+        """An attribute's definition; after a type cast, `$expand=OptionSet` / `GlobalOptionSet` too."""
+        body = attribute.to_metadata(table.logical_name)
+        expand = {item.strip() for item in request.query.get("$expand", "").split(",") if item.strip()}
+        if not cast or not expand:
+            return body
+        option_set = self.state.options_of(attribute)
+        if attribute.kind == md.BOOLEAN and "OptionSet" in expand:
+            body["OptionSet"] = attribute.definition.get("OptionSet") or {
+                "OptionSetType": "Boolean",
+                "TrueOption": {"Value": 1, "Label": md.label_body("Yes")},
+                "FalseOption": {"Value": 0, "Label": md.label_body("No")},
+            }
+        elif "OptionSet" in expand:
+            local = attribute.option_set if attribute.global_option_set is None else None
+            body["OptionSet"] = local.to_metadata() if local else None
+        if "GlobalOptionSet" in expand:
+            global_set = option_set if attribute.global_option_set is not None else None
+            body["GlobalOptionSet"] = global_set.to_metadata() if global_set else None
+        return body
 
     def _solution_component(self, request: ApiRequest, kind: str, name: str) -> None:
         solution = request.headers.get("mscrm.solutionuniquename")
@@ -449,15 +552,22 @@ class WebApi:
                 "statuscode": md.STATUS,
             }.items():
                 table.add(md.Attribute(name, kind, read_only=name not in {"statecode", "statuscode"}))
+            # Every new table gets the Active/Inactive state and status choices.
+            table.attributes["statecode"].option_set = md.local_options(
+                logical, "statecode", md.ACTIVE_INACTIVE_STATES, "State"
+            )
+            table.attributes["statuscode"].option_set = md.local_options(
+                logical, "statuscode", md.ACTIVE_INACTIVE_STATUSES, "Status"
+            )
             for attribute_body in body.get("Attributes", []):
-                table.add(self._attribute_from_body(attribute_body))
+                table.add(self._attribute_from_body(attribute_body, logical))
             self.state.add_table(table)
             add_message_filters(self.state, logical)
         self._solution_component(request, "entity", logical)
         headers = {"OData-EntityId": f"{request.base_url}{API_PREFIX}EntityDefinitions({table.metadata_id})"}
         return ApiResponse(204, headers=headers)
 
-    def _attribute_from_body(self, body: dict[str, Any]) -> md.Attribute:
+    def _attribute_from_body(self, body: dict[str, Any], entity: str) -> md.Attribute:
         odata_type = str(body.get("@odata.type", "")).rsplit(".", 1)[-1]
         kind = md.KIND_BY_METADATA_TYPE.get(odata_type)
         if kind is None:
@@ -472,10 +582,108 @@ class WebApi:
         schema = str(body.get("SchemaName") or "")
         if not schema:
             raise ODataError(400, "SchemaName is required.", "0x80044355")
-        return md.Attribute(schema.lower(), kind, schema_name=schema, is_custom=True, definition=body)
+        attribute = md.Attribute(schema.lower(), kind, schema_name=schema, is_custom=True, definition=body)
+        if kind == md.PICKLIST:
+            self._attach_options(attribute, body, entity)
+        elif kind == md.BOOLEAN:
+            attribute.default = self._boolean_default(body)
+        return attribute
+
+    @staticmethod
+    def _boolean_default(body: dict[str, Any]) -> bool:
+        # Assumed: a two-option column defined without DefaultValue defaults to false (No).
+        default = body.get("DefaultValue", False)
+        if not isinstance(default, bool):
+            raise ODataError(
+                400, "DefaultValue of a BooleanAttributeMetadata must be true or false.", "0x80044355"
+            )
+        return default
+
+    def _attach_options(self, attribute: md.Attribute, body: dict[str, Any], entity: str) -> None:
+        """A local OptionSet, or a global one bound by `GlobalOptionSet@odata.bind`."""
+        bind = body.get("GlobalOptionSet@odata.bind")
+        option_set = body.get("OptionSet")
+        if bind:
+            attribute.global_option_set = self._global_option_set(str(bind).rsplit("/", 1)[-1]).name
+            return
+        if not isinstance(option_set, dict):
+            raise ODataError(
+                400,
+                f"The choice column {attribute.logical_name} needs an OptionSet or a "
+                "GlobalOptionSet@odata.bind.",
+                "0x80044355",
+            )
+        if option_set.get("IsGlobal"):
+            # Seen refused on real orgs: a global choice is bound with GlobalOptionSet@odata.bind [3p].
+            raise ODataError(
+                400,
+                f"The choice column {attribute.logical_name} refers to a global option set inline; bind it "
+                "with GlobalOptionSet@odata.bind.",
+                "0x80048403",
+            )
+        try:
+            options = md.options_from_body(option_set)
+        except ValueError as exc:
+            raise ODataError(
+                400, f"Invalid OptionSet for {attribute.logical_name}: {exc}", "0x80044355"
+            ) from None
+        attribute.option_set = md.OptionSet(
+            str(option_set.get("Name") or f"{entity}_{attribute.logical_name}"),
+            options,
+            definition=option_set,
+        )
+
+    def _global_option_set(self, reference: str) -> md.OptionSet:
+        """`GlobalOptionSetDefinitions(<id>)` or `GlobalOptionSetDefinitions(Name='x')` → the option set."""
+        match = _SEGMENT.match(reference.strip().lstrip("/"))
+        key = match.group("key") if match and match.group("name") == "GlobalOptionSetDefinitions" else None
+        if key is None:
+            raise ODataError(400, f"Invalid global option set reference '{reference}'.", "0x80060888")
+        column, value = _key_value(key)
+        for option_set in self.state.global_option_sets.values():
+            if (column == "Name" and option_set.name == value.lower()) or (
+                column is None and option_set.metadata_id == value
+            ):
+                return option_set
+        raise ODataError(404, f"Could not find a global option set with key '{key}'.", "0x80060888")
+
+    def _global_option_sets(self, request: ApiRequest, key: str | None, rest: str | None) -> ApiResponse:
+        if rest:
+            operation = _operation_name(rest)
+            raise _not_implemented(f"the {operation or rest} operation on global option sets")
+        if key is not None:
+            if request.method != "GET":
+                raise ODataError(405, "Method not allowed.", "0x80060888")
+            return ApiResponse.json(
+                200, self._global_option_set(f"GlobalOptionSetDefinitions({key})").to_metadata()
+            )
+        if request.method == "GET":
+            items = [option_set.to_metadata() for option_set in self.state.global_option_sets.values()]
+            return self._metadata_list(request, items, "GlobalOptionSetDefinitions")
+        if request.method != "POST":
+            raise ODataError(405, "Method not allowed.", "0x80060888")
+        body = request.json()
+        name = str(body.get("Name") or "")
+        if "_" not in name:
+            raise ODataError(400, "Name must include the publisher prefix, e.g. new_colors.", "0x80044355")
+        try:
+            options = md.options_from_body(body)
+        except ValueError as exc:
+            raise ODataError(400, f"Invalid option set {name}: {exc}", "0x80044355") from None
+        with self.state.lock:
+            if name.lower() in self.state.global_option_sets:
+                raise ODataError(400, f"An option set named {name} already exists.", "0x80044363")
+            option_set = md.OptionSet(
+                name.lower(), options, True, str(body.get("OptionSetType") or "Picklist"), body
+            )
+            self.state.global_option_sets[option_set.name] = option_set
+        self._solution_component(request, "optionset", option_set.name)
+        entity_id = f"GlobalOptionSetDefinitions({option_set.metadata_id})"
+        headers = {"OData-EntityId": f"{request.base_url}{API_PREFIX}{entity_id}"}
+        return ApiResponse(204, headers=headers)
 
     def _create_attribute(self, request: ApiRequest, table: md.Table) -> ApiResponse:
-        attribute = self._attribute_from_body(request.json())
+        attribute = self._attribute_from_body(request.json(), table.logical_name)
         with self.state.lock:
             if attribute.logical_name in table.attributes:
                 raise ODataError(

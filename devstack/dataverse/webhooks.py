@@ -3,7 +3,8 @@
 Delivery is asynchronous, after commit, on one worker thread (so deliveries keep their order).
 Follows reference §1.3–1.5: key/value lists, `__type` annotations, `/Date(ms)/` dates, images as
 registered, OwningExtension, the 256 KB size-exceeded rule, one retry on 502–504, failures logged as
-asyncoperation-like records (statuscode 31).
+asyncoperation-like records (statuscode 31). Optionally a seeded share of deliveries is POSTed twice,
+as an at-least-once asynchronous service may do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import queue
+import random
 import re
 import threading
 import uuid
@@ -68,7 +70,22 @@ class Delivery:
     attempts: int = 0
     error: str | None = None
     sent_at: datetime | None = None
+    duplicate_of: str | None = None  # the delivery this one repeats (same body and headers)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def duplicate(self) -> Delivery:
+        return Delivery(
+            self.step_id,
+            self.step_name,
+            self.message,
+            self.entity,
+            self.record_id,
+            self.url,
+            dict(self.headers),
+            self.body,
+            self.size_exceeded,
+            duplicate_of=self.id,
+        )
 
     @property
     def ok(self) -> bool:
@@ -89,6 +106,8 @@ class Delivery:
             "attempts": self.attempts,
             "ok": self.ok,
             "error": self.error,
+            "duplicate": self.duplicate_of is not None,
+            "duplicate_of": self.duplicate_of,
         }
         if include_body:
             data["body"] = json.loads(self.body)
@@ -307,8 +326,68 @@ class WebhookDispatcher:
         self._queue: queue.Queue[tuple[Delivery, dict[str, Any]] | None] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition()
+        self._duplicate_rate = 0.0
+        self._duplicate_seed = 0
+        self._duplicate_delay = 0.05
+        self._duplicate_random = random.Random(0)
+        self._duplicates_considered = 0
+        self._duplicates_sent = 0
+        self._timers: set[threading.Timer] = set()
         self._thread = threading.Thread(target=self._run, name="dataverse-webhooks", daemon=True)
         self._thread.start()
+
+    # ---- duplicates ---------------------------------------------------------------------------
+    def set_duplicates(self, rate: Any, seed: Any = 0, delay: Any = 0.05) -> None:
+        """POST `rate` of deliveries twice, `delay` seconds apart, chosen by `random.Random(seed)`."""
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError("seed must be an integer")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 60:
+            raise ValueError("delay must be between 0 and 60 seconds")
+        with self._idle:
+            self._duplicate_rate, self._duplicate_seed, self._duplicate_delay = (
+                float(rate),
+                seed,
+                float(delay),
+            )
+            self._duplicate_random = random.Random(seed)
+            self._duplicates_considered = self._duplicates_sent = 0
+
+    def stop_duplicates(self) -> None:
+        with self._idle:
+            self._duplicate_rate = 0.0
+
+    def duplicates_json(self) -> dict[str, Any]:
+        with self._idle:
+            return {
+                "rate": self._duplicate_rate,
+                "seed": self._duplicate_seed,
+                "delay": self._duplicate_delay,
+                "considered": self._duplicates_considered,
+                "duplicated": self._duplicates_sent,
+            }
+
+    def _maybe_duplicate(self, delivery: Delivery, step: dict[str, Any]) -> None:
+        # Drawn on the single worker thread, in delivery order, so a seed repeats the same choices.
+        with self._idle:
+            if self._duplicate_rate <= 0 or delivery.duplicate_of is not None:
+                return
+            self._duplicates_considered += 1
+            if self._duplicate_random.random() >= self._duplicate_rate:
+                return
+            self._duplicates_sent += 1
+            self._pending += 1
+            copy = delivery.duplicate()
+            timer = threading.Timer(self._duplicate_delay, self._enqueue_duplicate, (copy, step))
+            timer.daemon = True
+            self._timers.add(timer)
+        timer.start()
+
+    def _enqueue_duplicate(self, delivery: Delivery, step: dict[str, Any]) -> None:
+        with self._idle:
+            self._timers.discard(threading.current_thread())
+        self._queue.put((delivery, step))
 
     # ---- matching -----------------------------------------------------------------------------
     def steps_for(self, state: EmulatorState, event: Event) -> list[dict[str, Any]]:
@@ -401,6 +480,7 @@ class WebhookDispatcher:
                 delivery, step = item
                 try:
                     self._deliver(client, delivery, step)
+                    self._maybe_duplicate(delivery, step)
                 finally:
                     with self._idle:
                         self._pending -= 1
@@ -445,6 +525,12 @@ class WebhookDispatcher:
     def clear(self) -> None:
         self.deliveries.clear()
         self.async_operations.clear()
+        with self._idle:
+            self._duplicates_considered = self._duplicates_sent = 0
 
     def close(self) -> None:
+        with self._idle:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
         self._queue.put(None)
