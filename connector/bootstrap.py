@@ -18,6 +18,7 @@ from connector.adapters.dataverse.auth import credential_from_settings
 from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
 from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES, build_schema
 from connector.adapters.storage.blob import blob_service_from_settings
+from connector.adapters.storage.leases import BlobLeases
 from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
 from connector.adapters.storage.rate_limit import blob_rate_limiter
 from connector.adapters.storage.token_store import BlobTokenStore
@@ -121,7 +122,10 @@ def bootstrap(settings: Settings) -> App:
         dataverse=dataverse, xero_for=xero_for, clock=utc_now, watermarks=blob_watermark_store(settings)
     )
     sweep_deps = SweepDependencies(
-        dataverse=dataverse, sync=sync_deps, reconcile=partial(reconcile, deps=reconcile_deps)
+        dataverse=dataverse,
+        sync=sync_deps,
+        reconcile=partial(reconcile, deps=reconcile_deps),
+        leases=BlobLeases(blobs),
     )
     cancel_deps = CancelDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
     back_sync_deps = BackSyncDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)

@@ -6,11 +6,22 @@ Each method is declared once, in a narrow protocol; a service's port combines th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from connector.domain.connection_rules import (
+    AdminIdentity,
+    FailedInvoice,
+    Headroom,
+    HistoryLine,
+    PoisonMessage,
+    ReferenceChoices,
+    TokenState,
+    XeroOrganisation,
+)
 from connector.domain.dynamics import (
     ConnectionSettings,
     Customer,
@@ -62,6 +73,19 @@ class WatermarkStore(Protocol):
     async def set(self, connection_id: UUID, at: datetime) -> None: ...
 
 
+class Lease(Protocol):
+    async def renew(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+class Leases(Protocol):
+    """Work that runs once at a time across instances."""
+
+    async def acquire(self, name: str) -> Lease | None:
+        """The lease, or None when another instance holds it. It lapses unless renewed within a minute."""
+
+
 # --- Dataverse -------------------------------------------------------------------------------------
 
 
@@ -75,9 +99,22 @@ class InvoiceSnapshotView(Protocol):
     def xero_details(self) -> XeroDetails | None: ...
 
 
+@dataclass(frozen=True)
+class SyncWrite:
+    """One invoice's write-back: Xero details, the invoice's totals when Xero's differ, sync history."""
+
+    details_id: UUID
+    details_changes: Mapping[str, object]
+    invoice_totals: InvoiceTotals | None
+    history: Sequence[SyncHistoryEntry]
+
+
 class DataverseInvoices(Protocol):
     async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshotView:
         """The invoice with its Xero details; NotFoundError when the invoice is gone."""
+
+    async def get_invoice_snapshots(self, invoice_ids: Sequence[UUID]) -> Sequence[InvoiceSnapshotView]:
+        """Many invoices' snapshots in one call; invoices that are gone are left out."""
 
     async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None: ...
 
@@ -125,6 +162,9 @@ class DataverseXeroDetails(Protocol):
         history: Sequence[SyncHistoryEntry],
     ) -> None:
         """Xero details, totals and history in one atomic round trip."""
+
+    async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
+        """Many invoices' write-backs in one round trip, each atomic on its own."""
 
 
 class DataverseHistory(Protocol):
@@ -261,3 +301,80 @@ class XeroPort(XeroContacts, XeroItems, XeroInvoices, XeroCreditNotes, Protocol)
 
 
 XeroForConnection = Callable[[ConnectionSettings], XeroPort]
+
+
+# --- Admin console (O6) ----------------------------------------------------------------------------
+
+
+class DataverseConsole(DataverseConnections, Protocol):
+    """What the console needs from Dataverse beyond reading connections."""
+
+    async def create_connection(
+        self, name: str, tenant_id: str, *, make_default: bool | None = None, **settings: object
+    ) -> ConnectionSettings:
+        """C3 defaults unless given; the first connection becomes the default."""
+
+    async def set_default_connection(self, connection_id: UUID) -> None:
+        """Exactly one default afterwards."""
+
+    async def update_xero_details(
+        self, details_id: UUID, changes: Mapping[str, object], if_match: str | None
+    ) -> str: ...
+
+
+class ConsoleQueriesPort(Protocol):
+    async def recent_history(self, connection_id: UUID, since: datetime, top: int = 500) -> list[HistoryLine]:
+        """Newest first."""
+
+    async def failed_invoices(self, connection_id: UUID) -> list[FailedInvoice]: ...
+
+    async def reference_choices(self, connection_id: UUID) -> ReferenceChoices: ...
+
+
+class XeroOnboardingPort(Protocol):
+    """Xero's consent and tokens. Token sets stay server-side: a pending key stands for one."""
+
+    def consent_url(self, redirect_uri: str, state: str, code_challenge: str) -> str: ...
+
+    def authorise(self, code: str, redirect_uri: str, code_verifier: str) -> str:
+        """Exchange the code; returns the pending key its token set waits under."""
+
+    def authorise_custom(self) -> str:
+        """client_credentials; returns a pending key."""
+
+    def organisations(self, pending: str) -> list[XeroOrganisation]: ...
+
+    def adopt(self, pending: str, connection_id: UUID) -> None:
+        """The pending token set becomes this connection's."""
+
+    def discard(self, pending: str) -> None: ...
+
+    def token_state(self, connection_id: UUID) -> TokenState | None: ...
+
+    def disconnect(self, connection_id: UUID, tenant_id: str) -> None:
+        """Revoke at Xero and delete the stored tokens."""
+
+
+class OperationsPort(Protocol):
+    """Queues, poison queues and the shared rate-limit state."""
+
+    def queue_depths(self) -> dict[str, int]: ...
+
+    def poison_counts(self) -> dict[str, int]: ...
+
+    def poison_messages(self, queue: str, limit: int = 32) -> list[PoisonMessage]: ...
+
+    def replay_poison(self, queue: str, message_id: str | None = None) -> int:
+        """One message (or all) back on its queue; how many."""
+
+    def headroom(self, tenant_id: str) -> Headroom | None: ...
+
+
+class SignInPort(Protocol):
+    """OpenID Connect sign-in (Microsoft Entra ID in Azure)."""
+
+    def begin(self, redirect_uri: str) -> tuple[str, dict[str, Any]]:
+        """(authorization URL, the flow to keep until the callback)."""
+
+    def finish(self, flow: dict[str, Any], query: dict[str, str]) -> AdminIdentity:
+        """Check the callback against the flow and redeem the code; raises AuthorisationError."""

@@ -23,20 +23,33 @@ CLAIM_RECHECK_SECONDS = 5
 GONE = ("DELETED", "VOIDED")
 
 
-async def claim(attempt: SyncAttempt) -> None:
-    """Take the invoice with an ETag write; ClaimedElsewhereError when another worker holds it."""
+def claimed_elsewhere(attempt: SyncAttempt) -> bool:
+    claimed_until = attempt.details.claimed_until
+    return not attempt.claimed_at_setup and claimed_until is not None and claimed_until > attempt.now
+
+
+async def claim(attempt: SyncAttempt, create: PendingCreate | None = None) -> None:
+    """Take the invoice with an ETag write; ClaimedElsewhereError when another worker holds it. With
+    `create`, the same write records the create about to be sent."""
     details, now = attempt.details, attempt.now
     if details.claimed_until is not None and details.claimed_until > now:
         # Look again soon rather than at expiry: the holder usually finishes within seconds.
         wait = min((details.claimed_until - now).total_seconds() + 1, CLAIM_RECHECK_SECONDS)
         raise ClaimedElsewhereError(f"invoice {attempt.invoice.id} is being synced by another worker", wait)
-    changes = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": uuid.uuid4().hex}
+    changes: dict[str, object] = {
+        "claimed_until": now + timedelta(seconds=CLAIM_SECONDS),
+        "claimed_by": uuid.uuid4().hex,
+    }
+    if create is not None:
+        changes["pending_create"] = create.encode()
     try:
         attempt.etag = await attempt.deps.dataverse.update_xero_details(details.id, changes, details.etag)
     except ConcurrencyConflictError:
         raise ClaimedElsewhereError(
             f"invoice {attempt.invoice.id} was claimed by another worker", 2
         ) from None
+    if create is not None:
+        attempt.details = attempt.details.model_copy(update={"pending_create": create.encode()})
 
 
 async def release(attempt: SyncAttempt) -> None:

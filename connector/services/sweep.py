@@ -1,22 +1,29 @@
-"""The sweep (I2, B4): per connection, send every eligible invoice the events missed, in batches."""
+"""The sweep (I2, B4): per connection, send every eligible invoice the events missed, in batches.
+
+A backlog streams through in chunks: the ids are listed (one call per page), then each chunk of 50 is
+read in one call, claimed, sent and written back before the next is read, so memory stays flat and a
+budget that runs out stops the sweep with only that chunk to retry. Sent invoices leave the eligible
+list, so the next sweep resumes where this one stopped. One sweep per connection runs at a time.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
-from connector.errors import AuthorisationError
-from connector.ports import DataverseSweepPort
+from connector.errors import AuthorisationError, NotFoundError
+from connector.ports import DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
-from connector.services.sync_batch import sync_batch
+from connector.services.sync_batch import BATCH_SIZE, sync_batch
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sweep")
@@ -31,27 +38,27 @@ class SweepDependencies:
     dataverse: DataverseSweepPort
     sync: SyncDependencies
     reconcile: Reconcile | None = None
+    leases: Leases | None = None  # None: a single instance (tests, tools)
 
 
 async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     """Returns how many invoices ended in each SyncResult, across connections."""
-    if message.connection_id is not None:
-        connections = [await deps.dataverse.get_connection(message.connection_id)]
-    else:
-        connections = await deps.dataverse.list_connections()
-    totals: Counter[str] = await _sync_missed_invoices(message, deps)
+    try:
+        connections = await _connections(message, deps)
+    except NotFoundError:
+        # The connection was removed after this message was queued: nothing to sweep, nothing to retry.
+        log_step(logger, "sweep.connection_gone", logging.WARNING, connection_id=message.connection_id)
+        return Counter()
+    totals: Counter[str] = Counter()
+    if message.connection_id is None:
+        totals.update(await _once(deps, "sweep-missed", partial(_sync_missed, message, deps)))
     for connection in connections:
         if connection.needs_reconnect:
-            log_step(
-                logger,
-                "sweep.skipped",
-                logging.WARNING,
-                connection=connection.name,
-                reason="reconnect needed",
-            )
+            log_step(logger, "sweep.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
             continue
         try:
-            totals.update(await _sweep_connection(connection, message, deps))
+            work = partial(_sweep, connection, message, deps)
+            totals.update(await _once(deps, f"sweep-{connection.id}", work))
             if deps.reconcile is not None:
                 await deps.reconcile(connection)
         except AuthorisationError:
@@ -60,47 +67,81 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     return totals
 
 
-async def _load(invoice_id: UUID, message: SweepMessage, deps: SweepDependencies) -> SyncAttempt | SyncResult:
-    """Load one invoice as if its own sync message had arrived, from this sweep."""
-    sync_message = InvoiceSyncMessage(
-        invoice_id=invoice_id,
-        organization="",
-        message_name="Sweep",
-        correlation_id=message.correlation_id,
-        event_time=message.scheduled_for,
-    )
-    return await load_attempt(sync_message, deps.sync)
+async def _connections(message: SweepMessage, deps: SweepDependencies) -> list[ConnectionSettings]:
+    if message.connection_id is not None:
+        return [await deps.dataverse.get_connection(message.connection_id)]
+    return await deps.dataverse.list_connections()
 
 
-async def _sync_missed_invoices(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
-    """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
-    and send the eligible ones, per connection, in batches."""
-    since = deps.sync.clock() - MISSED_INVOICE_WINDOW
-    by_connection: dict[UUID, list[SyncAttempt]] = defaultdict(list)
-    for invoice_id in await deps.dataverse.list_recent_invoice_ids_without_xero_details(since):
-        loaded = await _load(invoice_id, message, deps)
-        if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
-            by_connection[loaded.connection.id].append(loaded)
+async def _once(
+    deps: SweepDependencies, name: str, work: Callable[[Lease | None], Awaitable[Counter[str]]]
+) -> Counter[str]:
+    """Run `work` under the named lease; skip it while another instance holds it."""
+    if deps.leases is None:
+        return await work(None)
+    lease = await deps.leases.acquire(name)
+    if lease is None:
+        log_step(logger, "sweep.already_running", name=name)
+        return Counter()
+    try:
+        return await work(lease)
+    finally:
+        await lease.release()
+
+
+async def _load_chunk(
+    invoice_ids: Sequence[UUID], message: SweepMessage, deps: SweepDependencies
+) -> tuple[list[SyncAttempt], Counter[str]]:
+    """One chunk of invoices, read in one call, loaded as if each one's own sync message had arrived."""
+    attempts: list[SyncAttempt] = []
     results: Counter[str] = Counter()
-    for attempts in by_connection.values():
-        results.update(result.value for result in await sync_batch(attempts))
+    for snapshot in await deps.sync.dataverse.get_invoice_snapshots(invoice_ids):
+        sync_message = InvoiceSyncMessage(
+            invoice_id=snapshot.invoice.id,
+            organization="",
+            message_name="Sweep",
+            correlation_id=message.correlation_id,
+            event_time=message.scheduled_for,
+        )
+        loaded = await load_attempt(sync_message, deps.sync, snapshot)
+        if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
+            attempts.append(loaded)
+        elif isinstance(loaded, SyncResult):
+            results[loaded.value] += 1
+    return attempts, results
+
+
+async def _sync_chunks(
+    invoice_ids: Sequence[UUID], message: SweepMessage, deps: SweepDependencies, lease: Lease | None
+) -> Counter[str]:
+    results: Counter[str] = Counter()
+    for start in range(0, len(invoice_ids), BATCH_SIZE):
+        if lease is not None:
+            await lease.renew()
+        attempts, skipped = await _load_chunk(invoice_ids[start : start + BATCH_SIZE], message, deps)
+        results.update(skipped)
+        by_connection: dict[UUID, list[SyncAttempt]] = defaultdict(list)
+        for attempt in attempts:
+            by_connection[attempt.connection.id].append(attempt)
+        for group in by_connection.values():
+            results.update(result.value for result in await sync_batch(group))
     return results
 
 
-async def _sweep_connection(
-    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
+async def _sync_missed(message: SweepMessage, deps: SweepDependencies, lease: Lease | None) -> Counter[str]:
+    """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
+    and send the eligible ones, per connection, in batches."""
+    since = deps.sync.clock() - MISSED_INVOICE_WINDOW
+    invoice_ids = await deps.dataverse.list_recent_invoice_ids_without_xero_details(since)
+    return await _sync_chunks(invoice_ids, message, deps, lease)
+
+
+async def _sweep(
+    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies, lease: Lease | None
 ) -> Counter[str]:
     today = local_today(deps.sync.clock(), connection.time_zone)
     invoice_ids = await deps.dataverse.list_eligible_invoice_ids(connection.id, today)
-    attempts: list[SyncAttempt] = []
-    results: Counter[str] = Counter()
-    for invoice_id in invoice_ids:
-        loaded = await _load(invoice_id, message, deps)
-        if isinstance(loaded, SyncAttempt) and loaded.details.export_status == ExportStatus.NO:
-            attempts.append(loaded)
-        elif not isinstance(loaded, SyncAttempt):
-            results[loaded.value] += 1
-    results.update(result.value for result in await sync_batch(attempts))
+    results = await _sync_chunks(invoice_ids, message, deps, lease)
     log_step(
         logger,
         "sweep.connection_done",

@@ -25,7 +25,14 @@ from connector.domain.sync.invoice import idempotency_key
 from connector.errors import (
     NotFoundError,
 )
-from connector.ports import Clock, DataversePort, QueueSender, XeroForConnection, XeroPort
+from connector.ports import (
+    Clock,
+    DataversePort,
+    InvoiceSnapshotView,
+    QueueSender,
+    XeroForConnection,
+    XeroPort,
+)
 from connector.services.item_cache import ItemCache
 from connector.telemetry import get_logger, log_step
 
@@ -85,14 +92,20 @@ class SyncAttempt:
         return idempotency_key(self.connection.id, self.invoice.id, operation, revision)
 
 
-async def load_attempt(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncAttempt | SyncResult:
-    """Everything before the first Xero call: re-read, I1 set-up, I13, eligibility."""
+async def load_attempt(
+    message: InvoiceSyncMessage, deps: SyncDependencies, snapshot: InvoiceSnapshotView | None = None
+) -> SyncAttempt | SyncResult:
+    """Everything before the first Xero call: re-read (unless the caller just read it, in bulk), I1
+    set-up, I13, eligibility."""
     dataverse = deps.dataverse
-    try:
-        snapshot = await dataverse.get_invoice_snapshot(message.invoice_id)
-    except NotFoundError:
-        log_step(logger, "sync.gone", invoice_id=message.invoice_id, correlation_id=message.correlation_id)
-        return SyncResult.GONE
+    if snapshot is None:
+        try:
+            snapshot = await dataverse.get_invoice_snapshot(message.invoice_id)
+        except NotFoundError:
+            log_step(
+                logger, "sync.gone", invoice_id=message.invoice_id, correlation_id=message.correlation_id
+            )
+            return SyncResult.GONE
     invoice, details = snapshot.invoice, snapshot.xero_details
     now = deps.clock()
 

@@ -1,19 +1,23 @@
 """sync_batch (I2): a backlog of one connection, up to 50 invoices per Xero call.
 
 Each chunk is claimed just before it is sent and given back when it is not, so a budget that runs out
-mid-backlog leaves only that chunk to retry, never the whole backlog claimed.
+mid-backlog leaves only that chunk to retry, never the whole backlog claimed. Per chunk: one Xero lookup
+for creates that may have reached Xero before, one claim write per invoice (recording its create), one
+Xero create, one Dataverse write-back.
 """
 
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 from connector.domain.sync import history
 from connector.domain.sync.pending_create import PendingCreate, batch_key
-from connector.domain.xero_records import XeroInvoiceDraft
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
 from connector.errors import ClaimedElsewhereError, XeroValidationError
 from connector.services.claims import (
     claim,
+    claimed_elsewhere,
     find_previous_creates,
     pending_create,
     record_pending_create,
@@ -21,7 +25,7 @@ from connector.services.claims import (
 )
 from connector.services.prepare import prepare, prewarm_items
 from connector.services.sync_attempt import SyncAttempt, SyncResult
-from connector.services.write_back import fail, write_back
+from connector.services.write_back import Outcome, fail, write_back_all
 from connector.telemetry import get_logger
 
 logger = get_logger("services.sync_batch")
@@ -42,50 +46,29 @@ async def sync_batch(attempts: list[SyncAttempt]) -> list[SyncResult]:
 
 
 async def _sync_chunk(chunk: list[SyncAttempt]) -> list[SyncResult]:
-    claimed = await _claim_all(chunk)
+    free = [attempt for attempt in chunk if not claimed_elsewhere(attempt)]  # the others finish on their own
+    if not free:
+        return []
+    await prewarm_items(free)
+    # Creates that may have reached Xero before: one lookup for all of them, before anything is claimed.
+    previous = await find_previous_creates([attempt for attempt in free if pending_create(attempt)])
     results: list[SyncResult] = []
-    ready: Ready = []
+    prepared: list[tuple[SyncAttempt, XeroInvoiceDraft]] = []
+    for attempt in free:
+        draft = await _prepare_or_fail(attempt)
+        if draft is None:
+            results.append(SyncResult.FAILED)
+        else:
+            prepared.append((attempt, draft))
+    claimed, adopted, ready = await _claim_all(prepared, previous)
     try:
-        if claimed:
-            await prewarm_items(claimed)
-        # Creates that may have reached Xero before: one lookup for all of them.
-        adopted = await find_previous_creates([a for a in claimed if pending_create(a)])
-        for attempt in list(claimed):
-            draft = await _prepare_or_fail(attempt)
-            if draft is None:
-                claimed.remove(attempt)
-                results.append(SyncResult.FAILED)
-                continue
-            create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id)
-            previous = adopted.get(attempt.invoice.id)
-            if previous is not None:
-                pending = pending_create(attempt)
-                edited = pending is not None and pending.fingerprint != create.fingerprint
-                claimed.remove(attempt)
-                await write_back(attempt, previous, SyncResult.ADOPTED, edited_since=edited)
-                results.append(SyncResult.ADOPTED)
-                continue
-            await record_pending_create(attempt, create)
-            ready.append((attempt, draft, create))
-        if ready:
-            results += await _create(ready)
+        created = await _create(ready) if ready else []
     except BaseException:
         for attempt in claimed:
             await release(attempt)  # pending creates stay: only positive evidence clears them
         raise
-    return results
-
-
-async def _claim_all(chunk: list[SyncAttempt]) -> list[SyncAttempt]:
-    claimed = []
-    for attempt in chunk:
-        try:
-            if not attempt.claimed_at_setup:
-                await claim(attempt)
-        except ClaimedElsewhereError:
-            continue  # its own message will finish it
-        claimed.append(attempt)
-    return claimed
+    await write_back_all(adopted + [outcome for outcome in created if outcome.result == SyncResult.CREATED])
+    return results + [o.result for o in adopted] + [o.result for o in created]
 
 
 async def _prepare_or_fail(attempt: SyncAttempt) -> XeroInvoiceDraft | None:
@@ -96,17 +79,43 @@ async def _prepare_or_fail(attempt: SyncAttempt) -> XeroInvoiceDraft | None:
         return None
 
 
-async def _create(ready: Ready) -> list[SyncResult]:
+async def _claim_all(
+    prepared: list[tuple[SyncAttempt, XeroInvoiceDraft]], previous: dict[UUID, XeroInvoice]
+) -> tuple[list[SyncAttempt], list[Outcome], Ready]:
+    """One write per invoice: the claim, and the create about to be sent (adopted ones need no create)."""
+    claimed: list[SyncAttempt] = []
+    adopted: list[Outcome] = []
+    ready: Ready = []
+    for attempt, draft in prepared:
+        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id)
+        found = previous.get(attempt.invoice.id)
+        try:
+            if attempt.claimed_at_setup and found is None:
+                await record_pending_create(attempt, create)
+            elif not attempt.claimed_at_setup:
+                await claim(attempt, None if found is not None else create)
+        except ClaimedElsewhereError:
+            continue  # its own message will finish it
+        claimed.append(attempt)
+        if found is not None:
+            pending = pending_create(attempt)
+            edited = pending is not None and pending.fingerprint != create.fingerprint
+            adopted.append(Outcome(attempt, found, SyncResult.ADOPTED, edited))
+        else:
+            ready.append((attempt, draft, create))
+    return claimed, adopted, ready
+
+
+async def _create(ready: Ready) -> list[Outcome]:
     first = ready[0][0]
     key = batch_key(first.connection.id, [create.key for _, _, create in ready])
     created = await asyncio.to_thread(first.xero.create_invoices, [draft for _, draft, _ in ready], key)
-    results: list[SyncResult] = []
+    outcomes: list[Outcome] = []
     for (attempt, _, _), element in zip(ready, created, strict=True):
         if element.validation_errors:
             entry = history.validation_failed(attempt.ctx, element.validation_errors)
             await fail(attempt, entry, create_refused=True)
-            results.append(SyncResult.FAILED)
+            outcomes.append(Outcome(attempt, element, SyncResult.FAILED))
         else:
-            await write_back(attempt, element, SyncResult.CREATED)
-            results.append(SyncResult.CREATED)
-    return results
+            outcomes.append(Outcome(attempt, element, SyncResult.CREATED))
+    return outcomes

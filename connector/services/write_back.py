@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from connector.domain.dynamics import (
     ExportStatus,
@@ -13,29 +14,58 @@ from connector.domain.dynamics import (
 from connector.domain.sync import history
 from connector.domain.sync.lines import rounding_difference
 from connector.domain.xero_records import XeroInvoice
+from connector.ports import SyncWrite
 from connector.services.sync_attempt import SyncAttempt, SyncResult
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.write_back")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt ended with in Xero, to be written back."""
+
+    attempt: SyncAttempt
+    invoice: XeroInvoice
+    result: SyncResult
+    edited_since: bool = False  # the user changed the invoice after its create was sent
+
+
 async def write_back(
     attempt: SyncAttempt, created: XeroInvoice, result: SyncResult, *, edited_since: bool = False
 ) -> None:
-    """I7: Xero details first (the Xero id must never be lost), then totals, then history; I8 email.
-    `edited_since`: the user changed the invoice after the create was sent, so the change goes to Xero
-    next, as an update (I11)."""
-    xero, dataverse, connection = attempt.xero, attempt.deps.dataverse, attempt.connection
+    """I7: Xero details (the Xero id must never be lost), totals and history in one atomic write;
+    then I8 email. `edited_since`: the user's change goes to Xero next, as an update (I11)."""
     online_url = None
     if created.status in ("AUTHORISED", "PAID"):
-        online_url = await asyncio.to_thread(xero.get_online_invoice_url, created.invoice_id)
+        online_url = await asyncio.to_thread(attempt.xero.get_online_invoice_url, created.invoice_id)
+    outcome = Outcome(attempt, created, result, edited_since)
+    write = sync_write(outcome, online_url)
+    await attempt.deps.dataverse.commit_sync_result(
+        write.details_id, write.details_changes, write.invoice_totals, write.history
+    )
+    await _after_write_back(outcome)
+
+
+async def write_back_all(outcomes: list[Outcome]) -> None:
+    """A batch's write-backs in one round trip. The online invoice link is left for back-sync to fill
+    in: fetching it here would cost one Xero call per invoice of a backlog."""
+    if not outcomes:
+        return
+    await outcomes[0].attempt.deps.dataverse.commit_sync_results([sync_write(o, None) for o in outcomes])
+    for outcome in outcomes:
+        await _after_write_back(outcome)
+
+
+def sync_write(outcome: Outcome, online_url: str | None) -> SyncWrite:
+    attempt, created = outcome.attempt, outcome.invoice
     changes: dict[str, object] = {
         "xero_invoice_id": created.invoice_id,
         "xero_invoice_number": created.invoice_number,
         "xero_status": created.status,
         "xero_url": xero_deep_link(created),
         "online_invoice_url": online_url,
-        "export_status": ExportStatus.READY_TO_UPDATE if edited_since else ExportStatus.YES,
+        "export_status": ExportStatus.READY_TO_UPDATE if outcome.edited_since else ExportStatus.YES,
         "exported_on": attempt.now,
         "amount_due": created.amount_due,
         "amount_paid": created.amount_paid,
@@ -47,17 +77,21 @@ async def write_back(
         "claimed_by": None,
         "pending_create": None,
     }
-    await dataverse.commit_sync_result(
+    return SyncWrite(
         attempt.details.id, changes, _changed_totals(attempt, created), _history(attempt, created)
     )
-    if edited_since:
+
+
+async def _after_write_back(outcome: Outcome) -> None:
+    attempt, created, connection = outcome.attempt, outcome.invoice, outcome.attempt.connection
+    if outcome.edited_since:
         again = attempt.message.model_copy(update={"message_name": "ExportStatusChanged"})
         await asyncio.to_thread(attempt.deps.queues.send, attempt.deps.sync_queue, again.model_dump_json())
     if connection.send_email and created.status == "AUTHORISED":
-        await asyncio.to_thread(xero.email_invoice, created.invoice_id, attempt.key("email"))
+        await asyncio.to_thread(attempt.xero.email_invoice, created.invoice_id, attempt.key("email"))
     log_step(
         logger,
-        f"sync.{result.value}",
+        f"sync.{outcome.result.value}",
         invoice_id=attempt.invoice.id,
         connection=connection.name,
         xero_invoice_id=created.invoice_id,

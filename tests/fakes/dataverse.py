@@ -22,6 +22,7 @@ from connector.domain.dynamics import (
     XeroDetails,
 )
 from connector.errors import ConcurrencyConflictError, NotFoundError
+from connector.ports import SyncWrite
 
 Balance = tuple[Decimal | None, Decimal | None]
 
@@ -154,6 +155,23 @@ class _DataverseTables:
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
             update={"total_tax": total_tax, "total_amount": total_amount}
         )
+
+    async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
+        self.calls["commit_sync_results"] += 1
+        for write in writes:
+            await self.commit_sync_result(
+                write.details_id, write.details_changes, write.invoice_totals, write.history
+            )
+            self.calls["commit_sync_result"] -= 1  # one call for the whole batch
+
+    async def get_invoice_snapshots(self, invoice_ids: Sequence[UUID]) -> list[Snapshot]:
+        self.calls["get_invoice_snapshots"] += 1
+        found = []
+        for invoice_id in invoice_ids:
+            if invoice_id in self.invoices:
+                found.append(await self.get_invoice_snapshot(invoice_id))
+                self.calls["get_invoice_snapshot"] -= 1
+        return found
 
     async def commit_sync_result(
         self,

@@ -70,3 +70,28 @@ class MemoryWatermarkStore:
 
     async def set(self, connection_id: UUID, at: datetime) -> None:
         self.marks[connection_id] = at.astimezone(UTC)
+
+
+class MemoryLease:
+    def __init__(self, leases: MemoryLeases, name: str) -> None:
+        self._leases, self._name = leases, name
+        self.renewals = 0
+
+    async def renew(self) -> None:
+        self.renewals += 1
+
+    async def release(self) -> None:
+        self._leases.held.discard(self._name)
+
+
+class MemoryLeases:
+    """Leases in a set: one holder per name, like blob leases across instances."""
+
+    def __init__(self) -> None:
+        self.held: set[str] = set()
+
+    async def acquire(self, name: str) -> MemoryLease | None:
+        if name in self.held:
+            return None
+        self.held.add(name)
+        return MemoryLease(self, name)

@@ -13,7 +13,7 @@ from connector.adapters.dataverse.batch import (
     ChangeOperation,
     ChangeResult,
     decode_batch_response,
-    encode_change_set,
+    encode_change_sets,
 )
 from connector.adapters.dataverse.http import DataverseTransport, parse_json, raise_for_status
 from connector.adapters.dataverse.schema import ConnectorSchema, build_schema
@@ -92,7 +92,17 @@ class DataverseBase:
         """Send writes atomically in ONE $batch call. A failing write rolls all back and raises its error."""
         if not operations:
             return []
-        content_type, body = encode_change_set(self.transport.base_url, operations)
+        return await self.execute_change_sets([operations])
+
+    async def execute_change_sets(
+        self, change_sets: Sequence[Sequence[ChangeOperation]]
+    ) -> list[ChangeResult]:
+        """Several change sets in ONE $batch call, each atomic on its own. The first failing part raises
+        its error; change sets before it are committed, those after it are not run."""
+        change_sets = [operations for operations in change_sets if operations]
+        if not change_sets:
+            return []
+        content_type, body = encode_change_sets(self.transport.base_url, change_sets)
         response = await self.transport.send(
             "POST", "$batch", content=body, headers={"Content-Type": content_type}
         )

@@ -1,4 +1,4 @@
-"""`$batch` with one change set: several writes that commit or fail together, in one HTTP call."""
+"""`$batch` with change sets: each change set's writes commit or fail together, all in one HTTP call."""
 
 from __future__ import annotations
 
@@ -42,7 +42,21 @@ class PartResponse:
 
 def encode_change_set(base_url: str, operations: Sequence[ChangeOperation]) -> tuple[str, bytes]:
     """Return (Content-Type, body) for a $batch with all operations in one change set."""
-    batch, changeset = f"batch_{uuid.uuid4()}", f"changeset_{uuid.uuid4()}"
+    return encode_change_sets(base_url, [operations])
+
+
+def encode_change_sets(base_url: str, change_sets: Sequence[Sequence[ChangeOperation]]) -> tuple[str, bytes]:
+    """Return (Content-Type, body) for a $batch of several change sets, each atomic on its own."""
+    batch = f"batch_{uuid.uuid4()}"
+    lines: list[str] = []
+    for operations in change_sets:
+        lines += _change_set_lines(batch, base_url, operations)
+    lines += [f"--{batch}--", ""]
+    return f"multipart/mixed; boundary={batch}", "\r\n".join(lines).encode()
+
+
+def _change_set_lines(batch: str, base_url: str, operations: Sequence[ChangeOperation]) -> list[str]:
+    changeset = f"changeset_{uuid.uuid4()}"
     lines = [f"--{batch}", f"Content-Type: multipart/mixed; boundary={changeset}", ""]
     for index, operation in enumerate(operations, start=1):
         lines += [
@@ -61,8 +75,8 @@ def encode_change_set(base_url: str, operations: Sequence[ChangeOperation]) -> t
         lines += [f"{name}: {value}" for name, value in operation.headers.items()]
         lines.append("")
         lines.append(json.dumps(operation.body, default=str) if operation.body is not None else "")
-    lines += [f"--{changeset}--", "", f"--{batch}--", ""]
-    return f"multipart/mixed; boundary={batch}", "\r\n".join(lines).encode()
+    lines += [f"--{changeset}--", ""]
+    return lines
 
 
 _BOUNDARY = re.compile(r'boundary="?([^";\s]+)"?', re.IGNORECASE)

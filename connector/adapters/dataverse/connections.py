@@ -10,7 +10,9 @@ from connector.adapters.dataverse.base import REPRESENTATION, DataverseBase
 from connector.adapters.dataverse.batch import ChangeOperation
 from connector.adapters.dataverse.http import odata_string, parse_json
 from connector.adapters.dataverse.mapping import connection_body, connection_columns, connection_from_json
+from connector.domain.connection_rules import only_default
 from connector.domain.dynamics import ConnectionSettings
+from connector.errors import NotFoundError
 
 
 class ConnectionRows(DataverseBase):
@@ -39,29 +41,37 @@ class ConnectionRows(DataverseBase):
         return connection_from_json(self.schema, row)
 
     async def get_default_connection(self) -> ConnectionSettings | None:
+        """The default connection. Should two be marked (a change in Dynamics the webhook has not yet
+        tidied up), the one made default last wins, never an arbitrary one."""
         table = self.schema.table("connection")
         params = {
             "$select": ",".join(connection_columns(self.schema)),
             "$filter": f"{self.schema.p('isdefault')} eq true",
+            "$orderby": f"modifiedon desc,{table.primary_id}",
             "$top": "1",
         }
         rows = (await self.get_json(table.entity_set, params))["value"]
         return connection_from_json(self.schema, rows[0]) if rows else None
 
     async def set_default_connection(self, connection_id: UUID) -> None:
-        """Exactly one default: one atomic change set sets this one and clears the others (two calls)."""
+        """Exactly one default: one atomic change set sets this one and clears the others. Two calls, or
+        one when nothing needs to change, so repeating it (or a webhook echoing it) is harmless."""
         table = self.schema.table("connection")
         column = self.schema.p("isdefault")
-        others = await self.get_json(
-            table.entity_set, {"$select": table.primary_id, "$filter": f"{column} eq true"}
-        )
-        operations = [ChangeOperation("PATCH", f"{table.entity_set}({connection_id})", {column: True}, "*")]
-        operations += [
-            ChangeOperation("PATCH", f"{table.entity_set}({row[table.primary_id]})", {column: False}, "*")
-            for row in others["value"]
-            if row[table.primary_id] != str(connection_id)
+        where = f"{column} eq true or {table.primary_id} eq {connection_id}"
+        rows = (await self.get_json(table.entity_set, {"$select": f"{table.primary_id},{column}", "$filter": where}))[
+            "value"
         ]
-        await self.execute_change_set(operations)
+        marked = {str(row[table.primary_id]): bool(row.get(column)) for row in rows}
+        if str(connection_id) not in marked:
+            raise NotFoundError(f"connection {connection_id} does not exist")
+        writes = only_default(marked, connection_id)
+        operations = [
+            ChangeOperation("PATCH", f"{table.entity_set}({row_id})", {column: value}, "*")
+            for row_id, value in writes.items()
+        ]
+        if operations:
+            await self.execute_change_set(operations)
 
     async def create_connection(
         self, name: str, tenant_id: str, *, make_default: bool | None = None, **settings: object

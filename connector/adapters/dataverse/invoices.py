@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,9 @@ from connector.adapters.dataverse.mapping import (
 from connector.adapters.dataverse.models import InvoiceSnapshot
 from connector.adapters.dataverse.schema import ConnectorSchema
 from connector.domain.dynamics import InvoiceState, InvoiceTotals
+
+# Ids per bulk read: keeps the URL well under Dataverse's limit (about 50 characters an id).
+SNAPSHOTS_PER_QUERY = 50
 
 
 def invoice_totals_body(total_tax: Decimal, total_amount: Decimal, due_date: date | None) -> dict[str, Any]:
@@ -70,7 +74,19 @@ class InvoiceRows(DataverseBase):
 
     async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshot:
         """Invoice + lines + products + customer + currency + Xero details in ONE request."""
-        row = await self.get_json(f"invoices({invoice_id})", self._snapshot_params())
+        return self._snapshot(await self.get_json(f"invoices({invoice_id})", self._snapshot_params()))
+
+    async def get_invoice_snapshots(self, invoice_ids: Sequence[UUID]) -> list[InvoiceSnapshot]:
+        """Up to SNAPSHOTS_PER_QUERY snapshots per request (the same expansions as one snapshot)."""
+        snapshots: list[InvoiceSnapshot] = []
+        for start in range(0, len(invoice_ids), SNAPSHOTS_PER_QUERY):
+            chunk = invoice_ids[start : start + SNAPSHOTS_PER_QUERY]
+            params = {**self._snapshot_params(), "$filter": " or ".join(f"invoiceid eq {i}" for i in chunk)}
+            rows = await self.list_all("invoices", params, page_size=SNAPSHOTS_PER_QUERY)
+            snapshots += [self._snapshot(row) for row in rows]
+        return snapshots
+
+    def _snapshot(self, row: dict[str, Any]) -> InvoiceSnapshot:
         details_rows = row.get(self.schema.lookup("details_invoice").relationship) or []
         details = xero_details_from_json(self.schema, details_rows[0]) if details_rows else None
         return InvoiceSnapshot(invoice=invoice_from_json(self.schema, row), xero_details=details)

@@ -20,6 +20,7 @@ from connector.adapters.dataverse.mapping import (
 from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES
 from connector.domain.dynamics import ExportStatus, InvoiceState, InvoiceTotals, SyncHistoryEntry, XeroDetails
 from connector.errors import ConcurrencyConflictError, NotFoundError
+from connector.ports import SyncWrite
 
 # Xero details ids derive from invoice ids, so concurrent creates converge on one record.
 XERO_DETAILS_NAMESPACE = uuid.UUID("3b1f7c1e-9a52-4f0e-8a7d-2b5c6d4e8f10")
@@ -158,6 +159,17 @@ class XeroDetailsRows(DataverseBase):
         etag = (parse_json(response) or {}).get("@odata.etag") or response.headers.get("ETag")
         return str(etag)
 
+    async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
+        """Many write-backs in ONE $batch, one change set per invoice."""
+        await self.execute_change_sets([self._sync_result_changes(write) for write in writes])
+
+    def _sync_result_changes(self, write: SyncWrite) -> list[ChangeOperation]:
+        operations = [self.xero_details_change(write.details_id, write.details_changes, None)]
+        if write.invoice_totals is not None:
+            operations.append(invoice_totals_change(write.invoice_totals))
+        operations.extend(history_change(self.schema, entry) for entry in write.history)
+        return operations
+
     async def commit_sync_result(
         self,
         details_id: UUID,
@@ -166,8 +178,5 @@ class XeroDetailsRows(DataverseBase):
         history: Sequence[SyncHistoryEntry],
     ) -> None:
         """I7 in one round trip: Xero details, the invoice's totals and sync history, atomically ($batch)."""
-        operations = [self.xero_details_change(details_id, details_changes, None)]
-        if invoice_totals is not None:
-            operations.append(invoice_totals_change(invoice_totals))
-        operations.extend(history_change(self.schema, entry) for entry in history)
-        await self.execute_change_set(operations)
+        write = SyncWrite(details_id, details_changes, invoice_totals, history)
+        await self.execute_change_set(self._sync_result_changes(write))

@@ -54,7 +54,7 @@ T = TypeVar("T")
 InvoiceStatusChange = Literal["DELETED", "VOIDED", "AUTHORISED", "SUBMITTED"]
 
 ITEM_CODES_PER_QUERY = 20
-URLS_PER_QUERY = 25  # each Url clause is ~100 characters of query string
+URLS_PER_QUERY = 15  # each Url clause is ~100 characters: stay under common 2 KB query-string limits
 
 
 class XeroTenantConnection(BaseModel):

@@ -13,6 +13,7 @@ from connector.domain.messages import SweepMessage
 from connector.errors import RateLimitedError
 from connector.services.sweep import SweepDependencies, sweep
 from tests import factories as f
+from tests.fakes.storage import MemoryLeases
 from tests.unit.services.test_sync_invoice_service import NOW, World, invoice, make_world
 
 
@@ -127,3 +128,54 @@ async def test_i1_sweep_sets_up_new_invoices_whose_webhooks_were_all_lost() -> N
     assert totals == {"created": 1}
     assert world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.YES
     assert world.dataverse.invoices[f.INVOICE_ID].connection_id == f.CONNECTION_ID
+
+
+async def test_i2_backlog_streams_chunk_by_chunk_in_few_dataverse_calls() -> None:
+    world = make_world()
+    backlog(world, 120)
+    await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    calls = world.dataverse.calls
+    assert calls["get_invoice_snapshots"] == 3  # one read per chunk of 50, never one per invoice
+    assert calls["get_invoice_snapshot"] == 0
+    assert calls["commit_sync_results"] == 3  # one write-back per chunk
+    assert calls["update_xero_details"] == 120  # the claim, with the create it records, per invoice
+
+
+async def test_i2_one_sweep_per_connection_at_a_time() -> None:
+    world = make_world()
+    ids = backlog(world, 3)
+    leases = MemoryLeases()
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps, leases=leases)
+    other = await leases.acquire(f"sweep-{f.CONNECTION_ID}")  # another instance is sweeping it
+    assert await sweep(sweep_message(), deps) == {}
+    assert world.xero.calls["create_invoices"] == 0
+    assert other is not None
+    await other.release()
+    assert await sweep(sweep_message(), deps) == {"created": 3}
+    assert leases.held == set()  # given back when done
+    assert all(world.dataverse.details[i].export_status == ExportStatus.YES for i in ids)
+
+
+async def test_i2_sweep_for_a_removed_connection_ends_without_retrying() -> None:
+    world = make_world()
+    message = SweepMessage(scheduled_for=NOW, connection_id=f.uid("gone"), correlation_id="sweep-2")
+    assert await sweep(message, SweepDependencies(dataverse=world.dataverse, sync=world.deps)) == {}
+
+
+async def test_i2_budget_runs_out_mid_backlog_and_the_next_sweep_resumes() -> None:
+    world = make_world()
+    ids = backlog(world, 120)
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps)
+    world.xero.fail_calls["create_invoices"] = [
+        None,  # type: ignore[list-item]
+        RateLimitedError("Xero: rate limited (minute limit)", retry_after=30),
+    ]
+    with pytest.raises(RateLimitedError):
+        await sweep(sweep_message(), deps)
+    done = [i for i in ids if world.dataverse.details[i].export_status == ExportStatus.YES]
+    assert len(done) == 50  # the first chunk went; the second was refused
+    assert all(world.dataverse.details[i].claimed_until is None for i in ids)  # nothing left claimed
+    world.xero.calls.clear()
+    assert await sweep(sweep_message(), deps) == {"created": 70}
+    assert world.xero.calls["create_invoices"] == 2  # resumed: only what was left
+    assert len(world.xero.invoices) == 120
