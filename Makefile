@@ -59,3 +59,15 @@ fuzz: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .devstack .pytest_cache .mypy_cache .ruff_cache
+
+# Chaos suite (issue 10): invoices under seeded faults, host kills and two hosts; ends with one `chaos:` line.
+# `make chaos` is the bounded CI size; `make chaos N=1000` (or `make chaos-full`) the full run.
+N ?= 100
+CHAOS_SEED ?= 10
+.PHONY: chaos chaos-full
+
+chaos: deps
+	$(PY) -m devstack.chaos --invoices $(N) --seed $(CHAOS_SEED) $(ARGS)
+
+chaos-full: deps
+	$(PY) -m devstack.chaos --invoices 1000 --seed $(CHAOS_SEED) --timeout 1800 $(ARGS)

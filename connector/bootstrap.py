@@ -9,28 +9,37 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from connector.adapters.dataverse.auth import credential_from_settings
 from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
+from connector.adapters.dataverse.client import DataverseClient
+from connector.adapters.dataverse.console_queries import ConsoleQueries
 from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES, build_schema
+from connector.adapters.entra import EntraSignIn, SignInError
 from connector.adapters.storage.blob import blob_service_from_settings
+from connector.adapters.storage.console import StorageOperations, blob_written_at
+from connector.adapters.storage.dirty_balances import BlobDirtyBalances
 from connector.adapters.storage.leases import BlobLeases
 from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
 from connector.adapters.storage.rate_limit import blob_rate_limiter
 from connector.adapters.storage.token_store import BlobTokenStore
 from connector.adapters.storage.watermarks import blob_watermark_store
 from connector.adapters.xero.client import XeroClient, XeroClientFactory
+from connector.adapters.xero.onboarding import XeroOnboarding
 from connector.domain.dynamics import ConnectionSettings
 from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
 from connector.domain.routing import XeroDetailsTable
-from connector.ports import QueueSender
+from connector.ports import QueueSender, SignInPort, WatermarkStore
+from connector.services.admin_console import AdminConsole as AdminConsole  # re-exported: entrypoints' type
 from connector.services.back_sync import BackSyncDependencies, apply_xero_event
+from connector.services.balances import BalanceDependencies, refresh_waiting_balances
 from connector.services.cancel_invoice import cancel_invoice
 from connector.services.cancellation import CancelDependencies
+from connector.services.connect_xero import ConsoleDependencies
 from connector.services.item_cache import ItemCache
 from connector.services.reconcile import ReconcileDependencies, reconcile
 from connector.services.sweep import SweepDependencies, sweep
@@ -54,6 +63,7 @@ class App:
     # Called once when a message fails for the last time, before the runtime poisons it.
     gave_up: Mapping[type, GaveUpHandler] = field(default_factory=dict)
     max_dequeue_count: int = 5
+    console: AdminConsole | None = None  # the admin console's use cases (O6)
 
     def queue_for(self, message_type: type) -> str:
         names: dict[type, str] = {
@@ -118,17 +128,27 @@ def bootstrap(settings: Settings) -> App:
         clock=utc_now,
         items=ItemCache(),
     )
+    balance_deps = BalanceDependencies(dataverse, xero_for, waiting=BlobDirtyBalances(blobs))
     reconcile_deps = ReconcileDependencies(
-        dataverse=dataverse, xero_for=xero_for, clock=utc_now, watermarks=blob_watermark_store(settings)
+        dataverse=dataverse,
+        xero_for=xero_for,
+        clock=utc_now,
+        balances=balance_deps,
+        watermarks=blob_watermark_store(settings),
+        min_interval=timedelta(seconds=settings.reconcile_min_interval_seconds),
     )
     sweep_deps = SweepDependencies(
         dataverse=dataverse,
         sync=sync_deps,
         reconcile=partial(reconcile, deps=reconcile_deps),
         leases=BlobLeases(blobs),
+        balances=partial(refresh_waiting_balances, deps=balance_deps),
     )
     cancel_deps = CancelDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
-    back_sync_deps = BackSyncDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
+    back_sync_deps = BackSyncDependencies(
+        dataverse=dataverse, xero_for=xero_for, clock=utc_now, balances=balance_deps
+    )
+    console = AdminConsole(console_dependencies(settings, dataverse, queues, reconcile_deps.watermarks))
     return App(
         settings=settings,
         queues=queues,
@@ -140,6 +160,37 @@ def bootstrap(settings: Settings) -> App:
         },
         gave_up={InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts)},
         max_dequeue_count=attempts,
+        console=console,
+    )
+
+
+def console_dependencies(
+    settings: Settings, dataverse: DataverseClient, queues: StorageQueueSender, watermarks: WatermarkStore
+) -> ConsoleDependencies:
+    """The admin console's adapters. It shares the handlers' Dataverse client, so its connection writes
+    (a reconnect) clear that client's connection cache at once."""
+    blobs = blob_service_from_settings(settings)
+    try:
+        signin: SignInPort | None = EntraSignIn(settings) if settings.console_enabled else None
+    except SignInError:
+        signin = None
+    return ConsoleDependencies(
+        dataverse=dataverse,
+        queries=ConsoleQueries(dataverse),
+        xero=XeroOnboarding(
+            settings,
+            BlobTokenStore(blobs, settings.token_container),
+            written_at=blob_written_at(blobs, settings.token_container),
+        ),
+        operations=StorageOperations(
+            queue_service_from_settings(settings), blobs, settings.queue_names, queues
+        ),
+        watermarks=watermarks,
+        queues=queues,
+        sweep_queue=settings.sync_poll_queue,
+        sync_queue=settings.invoice_sync_queue,
+        clock=utc_now,
+        signin=signin,
     )
 
 

@@ -64,6 +64,16 @@ class QueueSender(Protocol):
         """Whether each of the connector's queues answers (for /api/health)."""
 
 
+class DirtyBalances(Protocol):
+    """Customers whose Xero balances changed and wait for the next refresh, per connection."""
+
+    async def add(self, connection_id: UUID, customers: Sequence[tuple[CustomerKind, UUID, str]]) -> None:
+        """(kind, Dynamics customer id, Xero ContactID) triples."""
+
+    async def take(self, connection_id: UUID) -> list[tuple[CustomerKind, UUID, str]]:
+        """All waiting ones, now forgotten."""
+
+
 class WatermarkStore(Protocol):
     """The last time each connection's reconcile pull succeeded up to."""
 
@@ -146,6 +156,11 @@ class DataverseXeroDetails(Protocol):
     async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
         """The Xero details that track this Xero invoice, if the connector created it."""
 
+    async def find_xero_details_by_xero_invoice_ids(
+        self, xero_invoice_ids: Sequence[str]
+    ) -> list[XeroDetails]:
+        """The Xero details of those of these Xero invoices the connector created, in few calls."""
+
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         """The Xero details whose cancellation made this credit note, if any."""
 
@@ -201,6 +216,10 @@ class DataverseConnections(Protocol):
         """Only the given settings (ConnectionSettings field names) are written."""
 
 
+class DataverseConnectionHealth(DataverseConnections, DataverseHistory, Protocol):
+    """What marking a connection as needing a reconnect takes."""
+
+
 class DataverseSweepQueries(Protocol):
     async def list_eligible_invoice_ids(
         self, connection_id: UUID, today: date, page_size: int = 500
@@ -238,6 +257,9 @@ class XeroContacts(Protocol):
     def get_contact(self, contact_id: str) -> XeroContact:
         """The contact with its balances."""
 
+    def get_contacts_by_ids(self, contact_ids: list[str]) -> list[XeroContact]:
+        """Many contacts with their balances, in as few calls as the IDs filter allows."""
+
     def create_contact(self, draft: XeroContactDraft, idempotency_key: str) -> XeroContact: ...
 
     def update_contact(
@@ -267,6 +289,9 @@ class XeroInvoices(Protocol):
 
     def get_invoice(self, invoice_id: str) -> XeroInvoice:
         """NotFoundError when Xero has no such invoice."""
+
+    def get_invoices_by_ids(self, invoice_ids: list[str]) -> list[XeroInvoice]:
+        """Many invoices, in as few calls as the IDs filter allows; missing ones are left out."""
 
     def get_invoices_modified_since(self, since: datetime, page: int = 1) -> list[XeroInvoice]:
         """One page (up to 100) of invoices changed since `since`, oldest change first."""

@@ -75,8 +75,59 @@ class Settings(BaseSettings):
     xero_identity_base_url: str = Field(default="https://identity.xero.com", alias="XERO_IDENTITY_BASE_URL")
     xero_login_base_url: str = Field(default="https://login.xero.com", alias="XERO_LOGIN_BASE_URL")
     xero_timeout_seconds: int = Field(default=30, alias="XERO_TIMEOUT_SECONDS", ge=1)
+    xero_scopes: str = Field(
+        default="offline_access accounting.invoices accounting.payments accounting.contacts "
+        "accounting.settings",
+        alias="XERO_SCOPES",
+        description="Scopes the consent asks for, space separated (granular scopes for apps made from 2026).",
+    )
+
+    # Admin console (O6): Microsoft Entra ID sign-in and the session cookie.
+    entra_tenant_id: str | None = Field(
+        default=None, alias="ENTRA_TENANT_ID", description="Directory (tenant) id of the console's app."
+    )
+    entra_client_id: str | None = Field(
+        default=None, alias="ENTRA_CLIENT_ID", description="Application (client) id of the console's app."
+    )
+    entra_client_secret: SecretStr | None = Field(
+        default=None, alias="ENTRA_CLIENT_SECRET", description="Its client secret (a Key Vault reference)."
+    )
+    entra_authority: str | None = Field(
+        default=None,
+        alias="ENTRA_AUTHORITY",
+        description="OpenID issuer to sign in with; default https://login.microsoftonline.com/<tenant>.",
+    )
+    entra_ca_bundle: str | None = Field(
+        default=None,
+        alias="ENTRA_CA_BUNDLE",
+        description="Local development only: a CA file to trust for ENTRA_AUTHORITY.",
+    )
+    console_admin_role: str = Field(
+        default="Connector.Admin",
+        alias="CONSOLE_ADMIN_ROLE",
+        description="App role (the id token's roles claim) that lets a user into the console.",
+    )
+    console_session_key: SecretStr | None = Field(
+        default=None,
+        alias="CONSOLE_SESSION_KEY",
+        description="Signs and encrypts the console's session cookie (32+ characters, from Key Vault).",
+    )
+    console_base_url: str | None = Field(
+        default=None,
+        alias="CONSOLE_BASE_URL",
+        description="Public URL of the console, e.g. https://<app>.azurewebsites.net/api/console.",
+    )
+    console_session_minutes: int = Field(
+        default=60, alias="CONSOLE_SESSION_MINUTES", ge=5, le=720, description="Session lifetime."
+    )
 
     # Schedules and time.
+    reconcile_min_interval_seconds: int = Field(
+        default=3300,
+        ge=0,
+        alias="RECONCILE_MIN_INTERVAL_SECONDS",
+        description="How often at most an organisation is pulled for changes its webhooks may have lost.",
+    )
     sweep_schedule: str = Field(
         default="0 */5 * * * *",
         alias="SWEEP_SCHEDULE",
@@ -103,6 +154,20 @@ class Settings(BaseSettings):
         if len(value.split()) != 6:
             raise ValueError("NCRONTAB needs 6 fields: second minute hour day month day-of-week")
         return value
+
+    @field_validator("console_session_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 characters")
+        return value
+
+    @property
+    def console_enabled(self) -> bool:
+        """The console needs sign-in and a session key; without them its pages say what is missing."""
+        return bool(self.entra_client_id and self.entra_client_secret and self.console_session_key) and bool(
+            self.entra_tenant_id or self.entra_authority
+        )
 
     @model_validator(mode="after")
     def _storage_configured(self) -> Settings:

@@ -1,8 +1,11 @@
-"""The whole local platform in one process: Azurite, the Xero and Dataverse emulators, the Functions host."""
+"""The whole local platform: Azurite, the Xero and Dataverse emulators, and the Functions host, in one
+process by default, or as several host processes behind one front end (`host_processes`), as instances
+of one app run in Azure."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +20,11 @@ from devstack.dataverse.emulator import create_app as create_dataverse_app
 from devstack.dataverse.testing import DataverseEmulatorHandle
 from devstack.free_ports import free_port
 from devstack.host.app import LocalFunctionsHost
+from devstack.host.balancer import balancer_app
 from devstack.host.config import QueueOptions, load_local_settings
+from devstack.host.process import HostProcess
+from devstack.host.queues import PROCESSING_LEASE_SECONDS
+from devstack.oidc import OidcProvider, start_oidc_provider
 from devstack.paths import REPO_ROOT
 from devstack.xero.app import create_app as create_xero_app
 from devstack.xero.testing import XeroEmulatorHandle
@@ -30,10 +37,11 @@ class PlatformPorts:
     dataverse: int = 5050
     blob: int = 10000
     queue: int = 10001
+    oidc: int = 9400  # the OpenID provider playing Entra ID for the admin console
 
     @classmethod
     def free(cls) -> PlatformPorts:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 def load_settings_file() -> None:
@@ -48,10 +56,17 @@ class LocalPlatform:
     data_dir: Path | None = None
     xero_options: dict[str, Any] = field(default_factory=dict)
     dataverse_options: dict[str, Any] = field(default_factory=dict)
-    queue_options: QueueOptions | None = None  # host.json's, unless given
+    queue_options: QueueOptions | None = None  # host.json's, unless given (in-process host only)
+    # 0: the host runs in this process. N: N host processes (host.json's queue options, timers under a
+    # lease) behind a round-robin front end on `ports.host`; `hosts` holds them, to kill and restart.
+    host_processes: int = 0
+    host_env: dict[str, str] = field(default_factory=dict)  # extra settings for the host processes
+    queue_lease_seconds: float = PROCESSING_LEASE_SECONDS
+    hosts: list[HostProcess] = field(default_factory=list)
     azurite: Azurite | None = None
     xero: XeroEmulatorHandle | None = None
     dataverse: DataverseEmulatorHandle | None = None
+    oidc: OidcProvider | None = None
     host_url: str = ""
     _servers: list[BackgroundServer] = field(default_factory=list)
     _own_dir: bool = False
@@ -81,6 +96,7 @@ class LocalPlatform:
         dataverse_server = self._serve(create_dataverse_app(dataverse_emulator), self.ports.dataverse)
         self.dataverse = DataverseEmulatorHandle(dataverse_emulator, dataverse_server.base_url)
 
+        self._start_console_sign_in()
         xero_url = xero_server.base_url
         os.environ.update(
             {
@@ -98,8 +114,36 @@ class LocalPlatform:
 
         get_settings.cache_clear()
         use_app(None)
+        if self.host_processes > 0:
+            self._start_host_processes()
+            return
         host = LocalFunctionsHost(load_settings_file=False, queue_options=self.queue_options)
         self.host_url = self._serve(host.asgi_app(), self.ports.host).base_url
+
+    def _start_console_sign_in(self) -> None:
+        """The admin console's sign-in: a real OpenID provider standing in for Entra ID (devstack/oidc)."""
+        assert self.data_dir is not None
+        self.oidc = start_oidc_provider(self.ports.oidc, self.data_dir / "oidc")
+        os.environ.update(self.oidc.settings)
+        os.environ.setdefault("CONSOLE_SESSION_KEY", secrets.token_urlsafe(32))
+
+    def _start_host_processes(self) -> None:
+        assert self.data_dir is not None
+        for index in range(self.host_processes):
+            self.hosts.append(
+                HostProcess(
+                    instance=f"host-{index + 1}",
+                    log_path=self.data_dir / "hosts" / f"host-{index + 1}.log",
+                    env=self.host_env,
+                    queue_lease_seconds=self.queue_lease_seconds,
+                )
+            )
+        for host in self.hosts:
+            host.spawn()
+        for host in self.hosts:
+            host.wait_ready()
+        front = balancer_app(lambda: [host.url for host in self.hosts if host.alive])
+        self.host_url = self._serve(front, self.ports.host).base_url
 
     def _serve(self, app: Any, port: int) -> BackgroundServer:
         server = BackgroundServer(app, port).start()
@@ -107,6 +151,8 @@ class LocalPlatform:
         return server
 
     def stop(self) -> None:
+        for host in self.hosts:
+            host.stop()
         for server in reversed(self._servers):
             server.stop()
         self._servers.clear()
@@ -116,6 +162,8 @@ class LocalPlatform:
         if self.dataverse is not None:
             self.dataverse.close()
             self.dataverse.emulator.webhooks.close()
+        if self.oidc is not None:
+            self.oidc.stop()
         if self.azurite is not None:
             self.azurite.stop()
         if self._own_dir and self.data_dir is not None:

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
-from connector.bootstrap import xero_details_table
 from connector.domain.dynamics import (
     ConnectionSettings,
     Customer,
@@ -114,4 +113,6 @@ def route_webhook(
     body: bytes, headers: Mapping[str, str], now: datetime, table: XeroDetailsTable | None = None
 ) -> RoutedEvent | IgnoredEvent:
     """A Dataverse webhook read and routed as the entrypoint does."""
+    from connector.bootstrap import xero_details_table  # the composition root: only when routing
+
     return route_change(read_change(body, headers, now), table or xero_details_table("xc"))

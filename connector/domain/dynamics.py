@@ -100,6 +100,15 @@ class Product(_Model):
     price: Decimal | None = None
 
 
+class LineTrackingOption(_Model):
+    """A tracking option picked in Dynamics (a row of the synced options table). The category and option
+    names are filled in from the synced reference data just before the invoice is sent (I15)."""
+
+    option_row_id: UUID
+    category: str | None = None
+    option: str | None = None
+
+
 class InvoiceLine(_Model):
     id: UUID
     sequence: int
@@ -116,6 +125,7 @@ class InvoiceLine(_Model):
     parent_bundle_line_id: UUID | None = None
     account_code_override: str | None = None
     tax_type_override: str | None = None
+    tracking: tuple[LineTrackingOption, ...] = ()  # tracking options 1 and 2, as picked on the line
 
 
 class Invoice(_Model):
@@ -133,11 +143,12 @@ class Invoice(_Model):
     total_amount: Decimal = Decimal(0)
     total_tax: Decimal = Decimal(0)
     connection_id: UUID | None = None
-    invoice_type: Literal["sales", "purchase"] = "sales"
+    invoice_type: Literal["sales", "purchase", "credit_note"] = "sales"
     line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"] = "Exclusive"
     branding_theme_id: str | None = None
     modified_on: datetime | None = None
     version_number: int | None = None
+    credits_invoice_id: UUID | None = None  # a credit note: the Dynamics invoice it credits (I14)
 
 
 class XeroDetails(_Model):
@@ -164,6 +175,7 @@ class XeroDetails(_Model):
     claimed_until: datetime | None = None  # work claim; expires so a crashed worker never blocks
     claimed_by: str | None = None
     pending_create: str | None = None  # a create that may have reached Xero (domain/sync/pending_create.py)
+    last_xero_write: datetime | None = None  # when the connector last changed this invoice in Xero
     etag: str | None = None
 
 
@@ -193,6 +205,11 @@ class ConnectionSettings(_Model):
     time_zone: str = "UTC"
     needs_reconnect: bool = False
     reconnect_reason: str | None = None  # why Xero stopped accepting the connection, in plain words
+    # The defaults as lookups to the synced reference data (C4); when set they win over the codes above.
+    default_sales_account_id: UUID | None = None
+    default_purchase_account_id: UUID | None = None
+    default_branding_theme_row_id: UUID | None = None
+    default_tracking: tuple[LineTrackingOption, ...] = ()  # at most one option per tracking category
 
 
 class InvoiceTotals(_Model):

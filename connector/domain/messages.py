@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+# W3C Trace Context: version-traceid-parentid-flags, lower-case hex (https://www.w3.org/TR/trace-context/).
+TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: Literal[1] = 1
+    # The trace the message belongs to, so the handler continues it (queues carry no trace context).
+    # Optional: messages enqueued before it existed, and by anything that does not trace, have none.
+    traceparent: str | None = None
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _readable_traceparent(cls, value: object) -> object:
+        """An unreadable traceparent is dropped, never a reason to poison the message."""
+        return value if isinstance(value, str) and TRACEPARENT.fullmatch(value) else None
 
 
 class InvoiceSyncMessage(_Message):
@@ -62,8 +75,17 @@ class SweepMessage(_Message):
     correlation_id: str
 
 
+class ReferenceDataSyncMessage(_Message):
+    """C4: pull Xero's reference data into Dynamics, for one connection or (None) all of them."""
+
+    type: Literal["reference.sync"] = "reference.sync"
+    requested_at: datetime
+    connection_id: UUID | None = None
+    correlation_id: str
+
+
 QueueMessageBody = Annotated[
-    InvoiceSyncMessage | InvoiceCancelMessage | XeroEventMessage | SweepMessage,
+    InvoiceSyncMessage | InvoiceCancelMessage | XeroEventMessage | SweepMessage | ReferenceDataSyncMessage,
     Field(discriminator="type"),
 ]
 _message_adapter: TypeAdapter[QueueMessageBody] = TypeAdapter(QueueMessageBody)

@@ -72,6 +72,13 @@ class XeroItem(_Record):
     purchase_tax_type: str | None = None
 
 
+class XeroLineTracking(_Record):
+    """One tracking option on a line, by category and option name (Xero's LineItemTracking)."""
+
+    category: str
+    option: str
+
+
 class XeroLineItem(_Record):
     """One invoice line. A note line has only a description."""
 
@@ -83,6 +90,7 @@ class XeroLineItem(_Record):
     tax_type: str | None = None
     discount_amount: Decimal | None = None
     discount_rate: Decimal | None = None
+    tracking: tuple[XeroLineTracking, ...] = ()  # at most two, one per category
 
 
 class XeroInvoiceDraft(_Record):
@@ -129,8 +137,11 @@ class XeroInvoice(_Record):
     validation_errors: list[str] = Field(default_factory=list)
 
 
+CreditNoteType = Literal["ACCRECCREDIT", "ACCPAYCREDIT"]
+
+
 class XeroCreditNoteDraft(_Record):
-    type: Literal["ACCRECCREDIT", "ACCPAYCREDIT"]
+    type: CreditNoteType
     contact_id: str
     date: dt.date | None = None
     reference: str | None = None
@@ -138,6 +149,19 @@ class XeroCreditNoteDraft(_Record):
     line_amount_types: LineAmountTypes = "Exclusive"
     status: XeroInvoiceStatus = "AUTHORISED"
     line_items: list[XeroLineItem] = Field(default_factory=list)
+    # Credit notes raised in Dynamics (I14) also carry these; a cancellation's credit note leaves them out.
+    credit_note_number: str | None = None
+    branding_theme_id: str | None = None
+    unit_dp: Literal[2, 4] = 2
+
+
+class XeroAllocation(_Record):
+    """Part of a credit note applied to an invoice."""
+
+    invoice_id: str
+    amount: Decimal
+    invoice_number: str | None = None
+    date: dt.date | None = None
 
 
 class XeroCreditNote(_Record):
@@ -147,6 +171,14 @@ class XeroCreditNote(_Record):
     total: Decimal = Decimal(0)
     remaining_credit: Decimal = Decimal(0)
     reference: str | None = None
+    type: CreditNoteType | None = None
+    contact_id: str | None = None
+    date: dt.date | None = None
+    currency_code: str | None = None
+    sub_total: Decimal = Decimal(0)
+    total_tax: Decimal = Decimal(0)
+    allocations: tuple[XeroAllocation, ...] = ()
+    updated_at: dt.datetime | None = None
 
 
 class XeroTaxRate(_Record):
@@ -162,11 +194,29 @@ class XeroAccount(_Record):
     type: str | None = None
     tax_type: str | None = None
     status: str = "ACTIVE"
+    account_id: str | None = None
+    updated_at: dt.datetime | None = None
 
 
 class XeroBrandingTheme(_Record):
     branding_theme_id: str
     name: str
+    sort_order: int | None = None
+
+
+class XeroTrackingOption(_Record):
+    option_id: str
+    name: str
+    status: str = "ACTIVE"
+
+
+class XeroTrackingCategory(_Record):
+    """A tracking category with all its options, archived ones included."""
+
+    category_id: str
+    name: str
+    status: str = "ACTIVE"
+    options: tuple[XeroTrackingOption, ...] = ()
 
 
 class RateLimitHeadroom(_Record):

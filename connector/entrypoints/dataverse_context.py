@@ -28,7 +28,10 @@ def parse_wcf_date(value: str) -> datetime:
     match = _WCF_DATE.match(value)
     if match is None:
         raise ValueError(f"not a /Date(ms)/ value: {value[:40]!r}")
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(match.group(1)))
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(match.group(1)))
+    except OverflowError:
+        raise ValueError(f"/Date(ms)/ out of range: {value[:40]!r}") from None
 
 
 def decode_value(value: Any) -> Any:
@@ -40,7 +43,7 @@ def decode_value(value: Any) -> Any:
         except ValueError:
             return value
     if isinstance(value, list):
-        if all(isinstance(item, dict) and set(item) == {"key", "value"} for item in value) and value:
+        if value and all(_is_pair(item) for item in value):
             return {item["key"]: decode_value(item["value"]) for item in value}
         return [decode_value(item) for item in value]
     if isinstance(value, dict):
@@ -57,6 +60,10 @@ def decode_value(value: Any) -> Any:
             return Entity.model_validate(value).attributes
         return {key: decode_value(item) for key, item in value.items() if key != "__type"}
     return value
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, dict) and set(item) == {"key", "value"} and isinstance(item["key"], str)
 
 
 def _key_values(raw: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from connector.domain.routing import IgnoredEvent, MalformedWebhookError, Routed
 from connector.entrypoints.dataverse_context import read_change
 from connector.entrypoints.responses import json_response
 from connector.settings import Settings
-from connector.telemetry import get_logger, log_step
+from connector.telemetry import get_logger, log_step, traced_invocation, with_trace
 
 bp = func.Blueprint()
 logger = get_logger("entrypoints.dataverse_webhook")
@@ -33,6 +33,7 @@ def is_authorised(req: func.HttpRequest, settings: Settings) -> bool:
 
 @bp.function_name("dataverse_invoice_webhook")
 @bp.route(route="dataverse/invoices", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@traced_invocation("dataverse_webhook")
 async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
     app = get_app()
     if not is_authorised(req, app.settings):
@@ -42,7 +43,7 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
         routed = route_change(
             read_change(req.get_body(), dict(req.headers), datetime.now(UTC)), app.details_table
         )
-        body = routed.message.model_dump_json() if isinstance(routed, RoutedEvent) else ""
+        body = with_trace(routed.message).model_dump_json() if isinstance(routed, RoutedEvent) else ""
     except (MalformedWebhookError, ValueError) as exc:  # ValueError: a value pydantic cannot carry
         reason = str(exc) if isinstance(exc, MalformedWebhookError) else "a value cannot be read"
         log_step(logger, "dataverse_webhook.malformed", logging.WARNING, reason=reason)

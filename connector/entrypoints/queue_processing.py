@@ -12,10 +12,11 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from connector.bootstrap import GaveUpHandler, get_app
+from connector.bootstrap import App, GaveUpHandler, get_app
 from connector.domain.messages import parse_message
 from connector.errors import DeferredError, MalformedMessageError, RateLimitedError
-from connector.telemetry import get_logger, log_step
+from connector.telemetry import get_logger, handler_span, log_step, redact_text
+from connector.telemetry.tracing import HandlerSpan
 
 logger = get_logger("entrypoints.queue")
 
@@ -60,15 +61,24 @@ async def process_queue_message(msg: func.QueueMessage, message_type: type[BaseM
         log_step(logger, "queue.poisoned", logging.ERROR, queue=queue, message_id=msg.id, reason=reason)
         return
 
+    with handler_span(parsed, queue=queue, message_id=msg.id, attempt=msg.dequeue_count) as span:
+        await _handle(app, parsed, msg, queue, span)
+
+
+async def _handle(app: App, parsed: Any, msg: func.QueueMessage, queue: str, span: HandlerSpan) -> None:
+    message_type, queues = type(parsed), app.queues
     correlation_id = getattr(parsed, "correlation_id", None)
     try:
-        await app.handlers[message_type](parsed)
+        result = await app.handlers[message_type](parsed)
     except DeferredError as exc:
         delay = max(1, math.ceil(exc.retry_after))
-        await asyncio.to_thread(queues.send, queue, body.decode("utf-8"), visibility_timeout=delay)
+        # The same body, traceparent included: the retry continues the same trace.
+        await asyncio.to_thread(queues.send, queue, msg.get_body().decode("utf-8"), visibility_timeout=delay)
+        rate_limited = isinstance(exc, RateLimitedError)
+        span.set_outcome("rate_limited" if rate_limited else "deferred")
         log_step(
             logger,
-            "queue.rate_limited" if isinstance(exc, RateLimitedError) else "queue.deferred",
+            "queue.rate_limited" if rate_limited else "queue.deferred",
             logging.WARNING,
             queue=queue,
             message_id=msg.id,
@@ -78,8 +88,10 @@ async def process_queue_message(msg: func.QueueMessage, message_type: type[BaseM
         )
         return
     except Exception as exc:
+        last = (msg.dequeue_count or 0) >= app.max_dequeue_count
+        span.set_outcome("poisoned" if last else "retrying")
         gave_up = app.gave_up.get(message_type)
-        if gave_up is not None and (msg.dequeue_count or 0) >= app.max_dequeue_count:
+        if gave_up is not None and last:
             await _give_up(gave_up, parsed, exc, queue)
         log_step(
             logger,
@@ -92,13 +104,15 @@ async def process_queue_message(msg: func.QueueMessage, message_type: type[BaseM
             correlation_id=correlation_id,
         )
         raise
+    span.set_outcome("ok", result)
     log_step(logger, "queue.done", queue=queue, message_id=msg.id, correlation_id=correlation_id)
 
 
 async def _give_up(hook: GaveUpHandler, message: Any, exc: Exception, queue: str) -> None:
     """The runtime is about to poison the message: tell the user, but never hide the original error."""
     try:
-        await hook(message, f"{type(exc).__name__}: {exc}")
+        # The reason goes into the invoice's sync history, for users to read: never with a secret.
+        await hook(message, redact_text(f"{type(exc).__name__}: {exc}"))
     except Exception as hook_error:
         log_step(logger, "queue.give_up_failed", logging.ERROR, queue=queue, error=type(hook_error).__name__)
 

@@ -16,7 +16,7 @@ from connector.entrypoints.xero_signature import (
     signature_is_valid,
     to_messages,
 )
-from connector.telemetry import get_logger, log_step
+from connector.telemetry import get_logger, log_step, traced_invocation, with_trace
 
 bp = func.Blueprint()
 logger = get_logger("entrypoints.xero_webhook")
@@ -24,6 +24,7 @@ logger = get_logger("entrypoints.xero_webhook")
 
 @bp.function_name("xero_webhook")
 @bp.route(route="xero/webhook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@traced_invocation("xero_webhook")
 async def xero_webhook(req: func.HttpRequest) -> func.HttpResponse:
     app = get_app()
     body = req.get_body()
@@ -38,7 +39,7 @@ async def xero_webhook(req: func.HttpRequest) -> func.HttpResponse:
         log_step(logger, "xero_webhook.malformed", logging.ERROR, reason=str(exc))
         return empty_response(400)
     correlation_id = str(uuid.uuid4())
-    messages = to_messages(payload, correlation_id)
+    messages = [with_trace(message) for message in to_messages(payload, correlation_id)]
     for message in messages:
         await asyncio.to_thread(app.queues.send, app.settings.xero_events_queue, message.model_dump_json())
     log_step(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from connector.domain.back_sync.rules import BackSync, back_sync
 from connector.domain.dynamics import (
     ConnectionSettings,
-    Customer,
     Invoice,
     InvoiceState,
     InvoiceStatusReason,
@@ -28,7 +28,9 @@ from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
-from connector.ports import Clock, DataversePort, XeroForConnection, XeroPort
+from connector.ports import Clock, DataversePort, XeroForConnection
+from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
+from connector.services.xero_reads import InvoiceReads
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.apply_xero_event")
@@ -49,6 +51,12 @@ class BackSyncDependencies:
     dataverse: DataversePort
     xero_for: XeroForConnection
     clock: Clock
+    reads: InvoiceReads = field(default_factory=InvoiceReads)
+    balances: BalanceDependencies | None = None  # None: balances refreshed at once, after each change
+
+
+def _balances(deps: BackSyncDependencies) -> BalanceDependencies:
+    return deps.balances or BalanceDependencies(deps.dataverse, deps.xero_for, waiting=None)
 
 
 async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies) -> EventResult:
@@ -65,21 +73,42 @@ async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies
         details = await deps.dataverse.find_xero_details_by_xero_invoice_id(message.resource_id)
         if details is None:
             return _ignored(message, "invoice not created by the connector")
+        if is_own_write(details, message):
+            return _ignored(message, "the connector's own change")
         return await _reread_and_apply(message.resource_id, details, connection, deps, message)
     if category == "CREDITNOTE":
         # Only our own cancellation credit notes matter: re-read the invoice they credit.
         details = await deps.dataverse.find_xero_details_by_credit_note_id(message.resource_id)
         if details is None or not details.xero_invoice_id:
             return _ignored(message, "credit note not created by the connector")
+        if is_own_write(details, message):
+            return _ignored(message, "the connector's own change")
         return await _reread_and_apply(details.xero_invoice_id, details, connection, deps, message)
     if category == "CONTACT":
         customers = await deps.dataverse.find_customers_by_xero_contact_id(message.resource_id)
         if not customers:
             return _ignored(message, "contact not linked to any account or contact")
         xero = deps.xero_for(connection)
-        await refresh_balances(deps.dataverse, xero, message.resource_id, customers)
+        await balances_changed(_balances(deps), connection, xero, message.resource_id, customers)
         return EventResult.BALANCES_REFRESHED
     return _ignored(message, f"category {message.event_category} not handled")
+
+
+# Xero stamps an event with the time of the change; the connector's own writes are recorded on Xero
+# details as they are made, so an event this close after one is its echo. A person's change within the
+# window is caught by the next reconcile.
+OWN_WRITE_ECHO = timedelta(seconds=30)
+
+
+def is_own_write(details: XeroDetails, message: XeroEventMessage) -> bool:
+    if details.last_xero_write is None:
+        return False
+    try:
+        happened = datetime.fromisoformat(message.event_date_utc.rstrip("Z")).replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    written = details.last_xero_write.astimezone(UTC)
+    return written - timedelta(seconds=5) <= happened <= written + OWN_WRITE_ECHO
 
 
 def _ignored(message: XeroEventMessage, why: str) -> EventResult:
@@ -105,7 +134,7 @@ async def _reread_and_apply(
     xero = deps.xero_for(connection)
 
     async def read_xero() -> XeroInvoice:
-        return await asyncio.to_thread(xero.get_invoice, xero_invoice_id)
+        return await deps.reads.get(xero, str(connection.id), xero_invoice_id)
 
     try:
         return await apply_invoice_update(read_xero, details, connection, deps, message.correlation_id)
@@ -162,7 +191,7 @@ async def apply_invoice_update(
     totals_changed = invoice is not None and await _update_totals(dataverse, invoice, xero_invoice)
     wrote = bool(changes) or totals_changed
     if wrote or mark_paid:
-        await _refresh_invoice_customer(dataverse, xero, invoice, xero_invoice)
+        await invoice_balances_changed(_balances(deps), connection, xero, invoice, xero_invoice)
     if changes:
         try:
             await dataverse.update_xero_details(details.id, changes, details.etag)
@@ -266,40 +295,3 @@ def _fully_paid_entry(
         total=xero_invoice.total,
         currency_code=xero_invoice.currency_code or invoice.currency_code,
     )
-
-
-async def _refresh_invoice_customer(
-    dataverse: DataversePort,
-    xero: XeroPort,
-    invoice: Invoice | None,
-    xero_invoice: XeroInvoice,
-) -> None:
-    """B3 after an invoice change: the balances of the invoice's customer."""
-    contact_id = (invoice.customer.xero_contact_id if invoice else None) or xero_invoice.contact_id
-    if not contact_id:
-        return
-    if invoice is not None:
-        customers = [invoice.customer]
-    else:
-        customers = await dataverse.find_customers_by_xero_contact_id(contact_id)
-    await refresh_balances(dataverse, xero, contact_id, customers)
-
-
-async def refresh_balances(
-    dataverse: DataversePort, xero: XeroPort, contact_id: str, customers: list[Customer]
-) -> None:
-    """B3: amount owed and overdue from the Xero contact's receivable balances."""
-    if not customers:
-        return
-    try:
-        contact = await asyncio.to_thread(xero.get_contact, contact_id)
-    except NotFoundError:
-        log_step(logger, "balances.contact_gone", logging.WARNING, xero_contact_id=contact_id)
-        return
-    for customer in customers:
-        await dataverse.update_customer_xero(
-            customer.kind,
-            customer.id,
-            amount_owed=contact.receivable_outstanding,
-            amount_overdue=contact.receivable_overdue,
-        )

@@ -50,6 +50,7 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.cancel_invoice")
 
 _GONE = frozenset({"DELETED", "VOIDED"})
+_SETTLED = _GONE | {"PAID"}
 
 
 async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
@@ -125,6 +126,10 @@ class _Cancel:
 
     async def run(self) -> CancelResult:
         assert self.details.xero_invoice_id is not None
+        if self.details.credit_note_id and self.details.xero_status in _SETTLED:
+            # Dataverse sends a cancel as two events; the second one finds the work recorded as done.
+            await self._history(self._already_done(None, None))
+            return CancelResult.ALREADY_DONE
         try:
             xero_invoice = await asyncio.to_thread(self.xero.get_invoice, self.details.xero_invoice_id)
         except NotFoundError:
@@ -189,21 +194,31 @@ class _Cancel:
             self.connection, self.invoice.id, f"cancel-{status.lower()}", xero_invoice.invoice_id
         )
         changed = await asyncio.to_thread(self.xero.set_invoice_status, xero_invoice.invoice_id, status, key)
-        await self.deps.dataverse.update_xero_details(self.details.id, {"xero_status": changed.status}, None)
+        changes = {"xero_status": changed.status, "last_xero_write": self.now}
+        await self.deps.dataverse.update_xero_details(self.details.id, changes, None)
 
     async def _credit(self, xero_invoice: XeroInvoice, decision: CancelDecision) -> CancelResult:
         lines = await self._credit_lines(xero_invoice)
         draft = credit_note_draft(
             xero_invoice, lines, line_amount_types=self.invoice.line_amount_types, today=self.today
         )
-        note = await self._earlier_credit_note(draft.reference)
+        key = cancel_key(self.connection, self.invoice.id, "credit-note", xero_invoice.invoice_id)
+        # Only an attempt that may have sent the credit note before looks for it in Xero.
+        note = (
+            await self._earlier_credit_note(draft.reference) if self.details.pending_create == key else None
+        )
         if note is None:
-            key = cancel_key(self.connection, self.invoice.id, "credit-note", xero_invoice.invoice_id)
+            await self.deps.dataverse.update_xero_details(self.details.id, {"pending_create": key}, None)
             note = await asyncio.to_thread(self.xero.create_credit_note, draft, key)
         # Recorded at once: from here on a replay sees it on Xero details and never makes another.
         await self.deps.dataverse.update_xero_details(
             self.details.id,
-            {"credit_note_id": note.credit_note_id, "credit_note_number": note.credit_note_number},
+            {
+                "credit_note_id": note.credit_note_id,
+                "credit_note_number": note.credit_note_number,
+                "pending_create": None,
+                "last_xero_write": self.now,
+            },
             None,
         )
         if decision.action == CancelAction.CREDIT_AND_ALLOCATE:
@@ -232,6 +247,10 @@ class _Cancel:
             key,
             self.today,
         )
+        # Xero marks the invoice PAID once nothing is due: recorded, so a second cancel event is a no-op.
+        status = "PAID" if amount >= xero_invoice.amount_due else xero_invoice.status
+        changes = {"xero_status": status, "last_xero_write": self.now}
+        await self.deps.dataverse.update_xero_details(self.details.id, changes, None)
         await self._history(
             history.credit_note_allocated(
                 self.ctx,
@@ -262,10 +281,13 @@ class _Cancel:
         """The invoice's lines as they were sent (same items, accounts and tax types), so the credit
         note's tax matches the invoice's; one line for the subtotal when the invoice has no lines."""
         codes = sorted({item_code(line.product) for line in self.invoice.lines if line.product is not None})
-        items = await asyncio.to_thread(self.xero.get_items_by_codes, codes) if codes else []
-        lines = build_line_items(
-            self.invoice, self.connection, {item.code: item for item in items}
-        ).line_items
+        items = self.deps.items.known(str(self.connection.id), codes)
+        missing = [code for code in codes if code not in items]
+        if missing:
+            fetched = await asyncio.to_thread(self.xero.get_items_by_codes, missing)
+            self.deps.items.remember(str(self.connection.id), fetched)
+            items.update({item.code: item for item in fetched})
+        lines = build_line_items(self.invoice, self.connection, items).line_items
         if any(line.quantity is not None for line in lines):
             return lines
         purchase = xero_invoice.type == "ACCPAY"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from connector.ports import (
     DataversePort,
     XeroForConnection,
 )
+from connector.services.item_cache import ItemCache
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.cancellation")
@@ -44,6 +45,7 @@ class CancelDependencies:
     dataverse: DataversePort
     xero_for: XeroForConnection
     clock: Clock
+    items: ItemCache = field(default_factory=ItemCache)  # shared with the sync path: no second lookup
 
 
 async def connection_of(dataverse: DataversePort, connection_id: UUID | None) -> ConnectionSettings | None:

@@ -17,6 +17,7 @@ from connector.ports import (
     DataverseConsole,
     OperationsPort,
     QueueSender,
+    SignInPort,
     WatermarkStore,
     XeroOnboardingPort,
 )
@@ -37,6 +38,7 @@ class ConsoleDependencies:
     sweep_queue: str
     sync_queue: str
     clock: Clock
+    signin: SignInPort | None = None  # None until Entra sign-in is configured
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,9 @@ async def disconnect(deps: ConsoleDependencies, connection_id: UUID, by: str) ->
     connection = await deps.dataverse.get_connection(connection_id)
     await asyncio.to_thread(deps.xero.disconnect, connection.id, connection.tenant_id)
     reason = f"Disconnected from Xero in the console by {by}; reconnect it to sync again."
-    await deps.dataverse.update_connection(connection.id, {"needs_reconnect": True, "reconnect_reason": reason})
+    await deps.dataverse.update_connection(
+        connection.id, {"needs_reconnect": True, "reconnect_reason": reason}
+    )
     log_step(logger, "console.disconnected", connection=connection.name, by=by)
 
 
@@ -127,5 +131,7 @@ async def edit_settings(
     if result.changes:
         await deps.dataverse.update_connection(connection_id, result.changes)
         connection = await deps.dataverse.get_connection(connection_id)
-        log_step(logger, "console.settings_changed", connection=connection.name, fields=sorted(result.changes))
+        log_step(
+            logger, "console.settings_changed", connection=connection.name, fields=sorted(result.changes)
+        )
     return connection, result

@@ -10,7 +10,7 @@ import uuid
 from connector.domain.dynamics import ConnectionSettings
 from connector.domain.messages import SweepMessage
 from connector.domain.sync import history
-from connector.ports import Clock, DataversePort, QueueSender
+from connector.ports import Clock, DataverseConnectionHealth, DataverseConnections, QueueSender
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.connection_health")
@@ -19,7 +19,7 @@ RECONNECT_REASON = "Xero no longer accepts this connection's authorisation; reco
 
 
 async def connection_lost(
-    dataverse: DataversePort,
+    dataverse: DataverseConnectionHealth,
     connection: ConnectionSettings,
     reason: str = RECONNECT_REASON,
     ctx: history.HistoryContext | None = None,
@@ -36,7 +36,7 @@ async def connection_lost(
 
 
 async def reconnected(
-    dataverse: DataversePort,
+    dataverse: DataverseConnections,
     connection: ConnectionSettings,
     queues: QueueSender,
     sweep_queue: str,

@@ -32,7 +32,9 @@ async def connection_health(deps: ConsoleDependencies, connection: ConnectionSet
     choices = await deps.queries.reference_choices(connection.id)
     token = await asyncio.to_thread(deps.xero.token_state, connection.id)
     headroom = (
-        await asyncio.to_thread(deps.operations.headroom, connection.tenant_id) if connection.tenant_id else None
+        await asyncio.to_thread(deps.operations.headroom, connection.tenant_id)
+        if connection.tenant_id
+        else None
     )
     successes = [line for line in recent if line.outcome == "Success"]
     return ConnectionHealth(
@@ -84,7 +86,13 @@ async def retry_failed(deps: ConsoleDependencies, connection_id: UUID, details_i
                 event_time=deps.clock(),
             )
             await asyncio.to_thread(deps.queues.send, deps.sync_queue, message.model_dump_json())
-    log_step(logger, "console.retried", connection_id=connection_id, count=len(chosen), correlation_id=correlation_id)
+    log_step(
+        logger,
+        "console.retried",
+        connection_id=connection_id,
+        count=len(chosen),
+        correlation_id=correlation_id,
+    )
     return len(chosen)
 
 
@@ -96,7 +104,9 @@ async def replay_poison(deps: ConsoleDependencies, queue: str, message_id: str |
 
 async def sync_now(deps: ConsoleDependencies, connection_id: UUID | None = None) -> str:
     """Queue a sweep (of one connection, or all); returns its correlation id."""
-    message = SweepMessage(scheduled_for=deps.clock(), connection_id=connection_id, correlation_id=str(uuid.uuid4()))
+    message = SweepMessage(
+        scheduled_for=deps.clock(), connection_id=connection_id, correlation_id=str(uuid.uuid4())
+    )
     await asyncio.to_thread(deps.queues.send, deps.sweep_queue, message.model_dump_json())
     log_step(logger, "console.sync_now", connection_id=connection_id, correlation_id=message.correlation_id)
     return message.correlation_id

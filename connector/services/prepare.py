@@ -14,6 +14,7 @@ from connector.errors import (
 )
 from connector.ports import XeroPort
 from connector.services.sync_attempt import SyncAttempt
+from connector.services.validate_invoice import check_before_sending
 from connector.services.write_back import fail
 from connector.telemetry import get_logger
 
@@ -22,6 +23,8 @@ logger = get_logger("services.prepare")
 
 async def prepare(attempt: SyncAttempt) -> XeroInvoiceDraft | None:
     """Contact (I5) and items (I6) resolved, then the draft; None when the invoice already failed."""
+    if not await check_before_sending(attempt):  # I16: before any Xero call
+        return None
     contact_id = await resolve_contact(attempt)
     if contact_id is None:
         await fail(attempt, entry=None)

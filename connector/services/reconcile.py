@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from connector.domain.back_sync.rules import back_sync
 from connector.domain.dynamics import ConnectionSettings
+from connector.domain.sync.eligibility import local_today
 from connector.ports import WatermarkStore
 from connector.services.back_sync import BackSyncDependencies, EventResult, apply_invoice_update
 from connector.telemetry import get_logger, log_step
@@ -23,9 +25,12 @@ logger = get_logger("services.reconcile")
 PAGE_SIZE = 100  # Xero's page size for GET /Invoices
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReconcileDependencies(BackSyncDependencies):
     watermarks: WatermarkStore
+    # Webhooks carry changes within seconds; the pull only catches what they lost, so an idle
+    # organisation is asked at most this often (the sweep runs every few minutes).
+    min_interval: timedelta = timedelta(0)
     # How far back the very first pull of a connection looks.
     first_lookback: timedelta = timedelta(days=1)
     # Pull again a little before the last run started: Xero's UpdatedDateUTC and our clock may differ,
@@ -56,6 +61,8 @@ async def reconcile(
     since = stored if stored is not None else started - deps.first_lookback
     if connection.needs_reconnect:
         log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
+        return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
+    if stored is not None and started - (stored + deps.overlap) < deps.min_interval:
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
 
     clock_start = time.monotonic()
@@ -93,14 +100,24 @@ async def _pull(
     last_updated_at: datetime | None = None
     for page in range(1, deps.max_pages + 1):
         invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
+        ids = [xero_invoice.invoice_id for xero_invoice in invoices]
+        tracked = {
+            d.xero_invoice_id: d for d in await deps.dataverse.find_xero_details_by_xero_invoice_ids(ids)
+        }
+        today = local_today(deps.clock(), connection.time_zone)
         for xero_invoice in invoices:
             report.seen += 1
             if xero_invoice.updated_at is not None:
                 last_updated_at = _aware(xero_invoice.updated_at)
-            details = await deps.dataverse.find_xero_details_by_xero_invoice_id(xero_invoice.invoice_id)
+            details = tracked.get(xero_invoice.invoice_id)
             if details is None:
                 continue  # B5: not ours
             report.tracked += 1
+            # Already applied (by its webhook): no read, no write. A PAID one is always looked at, since
+            # its "mark Paid" write, the last one, may have been lost after the details were written.
+            unchanged = not back_sync(details, xero_invoice, today=today).changed_fields
+            if unchanged and xero_invoice.status != "PAID":
+                continue
             result = await apply_invoice_update(xero_invoice, details, connection, deps, correlation_id)
             report.updated += result in (EventResult.UPDATED, EventResult.PAID)
             report.paid += result == EventResult.PAID

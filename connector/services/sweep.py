@@ -39,6 +39,7 @@ class SweepDependencies:
     sync: SyncDependencies
     reconcile: Reconcile | None = None
     leases: Leases | None = None  # None: a single instance (tests, tools)
+    balances: Reconcile | None = None  # refreshes the balances that changed since the last sweep
 
 
 async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
@@ -61,6 +62,8 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             totals.update(await _once(deps, f"sweep-{connection.id}", work))
             if deps.reconcile is not None:
                 await deps.reconcile(connection)
+            if deps.balances is not None:
+                await deps.balances(connection)
         except AuthorisationError:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
             await connection_lost(deps.sync.dataverse, connection)

@@ -22,6 +22,7 @@ from connector.domain.sync import history
 from connector.domain.sync.date_delivered import date_delivered_on_create
 from connector.domain.sync.eligibility import check_eligibility, local_today
 from connector.domain.sync.invoice import idempotency_key
+from connector.domain.sync.pending_create import refused_generation
 from connector.errors import (
     NotFoundError,
 )
@@ -82,6 +83,11 @@ class SyncAttempt:
     ctx: history.HistoryContext
     etag: str | None = None
     claimed_at_setup: bool = False  # the Xero details record was created already claimed by this attempt
+
+    @property
+    def generation(self) -> int:
+        """Which generation of create keys this invoice is on (after Xero refused earlier creates)."""
+        return refused_generation(self.details.pending_create)
 
     @property
     def xero(self) -> XeroPort:

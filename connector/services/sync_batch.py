@@ -87,7 +87,7 @@ async def _claim_all(
     adopted: list[Outcome] = []
     ready: Ready = []
     for attempt, draft in prepared:
-        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id)
+        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id, attempt.generation)
         found = previous.get(attempt.invoice.id)
         try:
             if attempt.claimed_at_setup and found is None:

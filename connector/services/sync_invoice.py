@@ -27,6 +27,7 @@ from connector.services.claims import (
 from connector.services.connection_health import connection_lost
 from connector.services.prepare import prepare
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
+from connector.services.sync_credit_note import sync_credit_note
 from connector.services.update_invoice import update_invoice
 from connector.services.write_back import fail, write_back
 from connector.telemetry import get_logger, log_step
@@ -39,6 +40,8 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
     loaded = await load_attempt(message, deps)
     if isinstance(loaded, SyncResult):
         return loaded
+    if loaded.invoice.invoice_type == "credit_note":  # I14: its own Xero document type
+        return await sync_credit_note(loaded)
     if loaded.details.export_status == ExportStatus.READY_TO_UPDATE:
         return await update_invoice(loaded)
     return await _create(loaded)
@@ -55,7 +58,7 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
         draft = await prepare(attempt)
         if draft is None:
             return SyncResult.FAILED  # already marked Failed, the claim given back
-        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id)
+        create = PendingCreate.for_draft(draft, attempt.connection.id, attempt.invoice.id, attempt.generation)
         if previous is not None:
             edited = pending is not None and pending.fingerprint != create.fingerprint
             await write_back(attempt, previous, SyncResult.ADOPTED, edited_since=edited)

@@ -66,6 +66,7 @@ async def update_invoice(attempt: SyncAttempt) -> SyncResult:
             "due_date": updated.due_date,
             "claimed_until": None,
             "claimed_by": None,
+            "last_xero_write": attempt.now,
         },
         None,
     )

@@ -13,6 +13,7 @@ from connector.domain.dynamics import (
 )
 from connector.domain.sync import history
 from connector.domain.sync.lines import rounding_difference
+from connector.domain.sync.pending_create import refused_marker
 from connector.domain.xero_records import XeroInvoice
 from connector.ports import SyncWrite
 from connector.services.sync_attempt import SyncAttempt, SyncResult
@@ -76,6 +77,7 @@ def sync_write(outcome: Outcome, online_url: str | None) -> SyncWrite:
         "claimed_until": None,
         "claimed_by": None,
         "pending_create": None,
+        "last_xero_write": attempt.now,
     }
     return SyncWrite(
         attempt.details.id, changes, _changed_totals(attempt, created), _history(attempt, created)
@@ -156,7 +158,7 @@ async def fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None, *, create_r
         "claimed_by": None,
     }
     if create_refused:
-        changes["pending_create"] = None
+        changes["pending_create"] = refused_marker(attempt.details.pending_create)
     await dataverse.update_xero_details(attempt.details.id, changes, None)
     log_step(
         logger,

@@ -186,6 +186,18 @@ class CollectionNavigation:
 
 
 @dataclass
+class ManyToManyNavigation:
+    """A many-to-many relationship seen from one side: `systemuserroles_association` from systemuser
+    lists roles through the intersect table systemuserroles."""
+
+    name: str
+    target_table: str
+    intersect: str  # logical name of the intersect table
+    own_attribute: str  # the intersect column holding this side's id
+    target_attribute: str  # the intersect column holding the other side's id
+
+
+@dataclass
 class Relationship:
     schema_name: str
     referenced_entity: str
@@ -217,10 +229,14 @@ class Table:
     attributes: dict[str, Attribute] = field(default_factory=dict)
     single_navs: dict[str, SingleNavigation] = field(default_factory=dict)
     collection_navs: dict[str, CollectionNavigation] = field(default_factory=dict)
+    many_navs: dict[str, ManyToManyNavigation] = field(default_factory=dict)
     schema_name: str = ""
     is_custom: bool = False
     definition: dict[str, Any] = field(default_factory=dict)
     metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    object_type_code: int | None = None
+    # OrganizationOwned, UserOwned, BusinessOwned or None: which depths its privileges can have.
+    ownership: str = "UserOwned"
 
     def add(self, attribute: Attribute) -> None:
         self.attributes[attribute.logical_name] = attribute
@@ -240,6 +256,8 @@ class Table:
             "PrimaryNameAttribute": self.primary_name,
             "IsCustomEntity": self.is_custom,
             "IsOptimisticConcurrencyEnabled": True,
+            "ObjectTypeCode": self.object_type_code,
+            "OwnershipType": self.ownership,
         }
         for key in ("DisplayName", "DisplayCollectionName", "Description", "OwnershipType"):
             if key in self.definition:
@@ -268,7 +286,7 @@ def local_options(entity: str, column: str, options: dict[int, str], kind: str =
     return OptionSet(f"{entity}_{column}", dict(options), option_set_type=kind)
 
 
-def _table(
+def make_table(
     logical: str,
     entity_set: str,
     primary_name: str,
@@ -276,11 +294,12 @@ def _table(
     lookups: dict[str, dict[str, str]] | None = None,
     state: bool = True,
     choices: dict[str, dict[int, str]] | None = None,
+    primary_id: str | None = None,
 ) -> Table:
     """Build a standard table. `lookups` maps a column to {navigation property: target table};
     `choices` gives the option sets of choice columns (statecode/statuscode included) that are checked
     on write. Choice columns not listed accept any integer."""
-    table = Table(logical, entity_set, f"{logical}id", primary_name, schema_name=logical)
+    table = Table(logical, entity_set, primary_id or f"{logical}id", primary_name, schema_name=logical)
     table.add(Attribute(table.primary_id, UNIQUEID, read_only=True))
     table.add(Attribute(primary_name, STRING))
     for name, kind in {**columns, **_SYSTEM_COLUMNS}.items():
@@ -381,7 +400,7 @@ ACTIVE_INACTIVE = {"statecode": ACTIVE_INACTIVE_STATES, "statuscode": ACTIVE_INA
 def standard_tables() -> list[Table]:
     """The Sales and platform tables the emulator starts with."""
     currency = {"transactioncurrencyid": {"transactioncurrencyid": "transactioncurrency"}}
-    account = _table(
+    account = make_table(
         "account",
         "accounts",
         "name",
@@ -394,7 +413,7 @@ def standard_tables() -> list[Table]:
         currency,
         choices=ACTIVE_INACTIVE,
     )
-    contact = _table(
+    contact = make_table(
         "contact",
         "contacts",
         "fullname",
@@ -415,7 +434,7 @@ def standard_tables() -> list[Table]:
         choices=ACTIVE_INACTIVE,
     )
     contact.attributes["fullname"].read_only = True
-    product = _table(
+    product = make_table(
         "product",
         "products",
         "name",
@@ -429,7 +448,7 @@ def standard_tables() -> list[Table]:
         },
         {**currency, "pricelevelid": {"pricelevelid": "pricelevel"}},
     )
-    currency_table = _table(
+    currency_table = make_table(
         "transactioncurrency",
         "transactioncurrencies",
         "currencyname",
@@ -440,8 +459,8 @@ def standard_tables() -> list[Table]:
             "exchangerate": DECIMAL,
         },
     )
-    price_level = _table("pricelevel", "pricelevels", "name", {"description": MEMO}, currency)
-    invoice = _table(
+    price_level = make_table("pricelevel", "pricelevels", "name", {"description": MEMO}, currency)
+    invoice = make_table(
         "invoice",
         "invoices",
         "name",
@@ -488,7 +507,7 @@ def standard_tables() -> list[Table]:
         "exchangerate",
     ):
         invoice.attributes[computed].read_only = True
-    detail = _table(
+    detail = make_table(
         "invoicedetail",
         "invoicedetails",
         "invoicedetailname",
@@ -530,7 +549,7 @@ def standard_tables() -> list[Table]:
         "invoicestatecode",
     ):
         detail.attributes[computed].read_only = True
-    endpoint = _table(
+    endpoint = make_table(
         "serviceendpoint",
         "serviceendpoints",
         "name",
@@ -550,8 +569,8 @@ def standard_tables() -> list[Table]:
         choices=ENDPOINT_CHOICES,
     )
     endpoint.attributes["authvalue"].readable = False
-    message = _table("sdkmessage", "sdkmessages", "name", {"categoryname": STRING}, state=False)
-    message_filter = _table(
+    message = make_table("sdkmessage", "sdkmessages", "name", {"categoryname": STRING}, state=False)
+    message_filter = make_table(
         "sdkmessagefilter",
         "sdkmessagefilters",
         "name",
@@ -563,7 +582,7 @@ def standard_tables() -> list[Table]:
         {"sdkmessageid": {"sdkmessageid": "sdkmessage"}},
         state=False,
     )
-    step = _table(
+    step = make_table(
         "sdkmessageprocessingstep",
         "sdkmessageprocessingsteps",
         "name",
@@ -584,7 +603,7 @@ def standard_tables() -> list[Table]:
         },
         choices=STEP_CHOICES,
     )
-    image = _table(
+    image = make_table(
         "sdkmessageprocessingstepimage",
         "sdkmessageprocessingstepimages",
         "name",
@@ -593,7 +612,7 @@ def standard_tables() -> list[Table]:
         state=False,
         choices={"imagetype": IMAGE_TYPES},
     )
-    user = _table(
+    user = make_table(
         "systemuser",
         "systemusers",
         "fullname",
@@ -640,7 +659,48 @@ def standard_tables() -> list[Table]:
     by_name = {table.logical_name: table for table in tables}
     for name, parent, child, column in relationships:
         by_name[parent].collection_navs[name] = CollectionNavigation(name, child, column)
+    for table in tables:
+        table.object_type_code = STANDARD_OBJECT_TYPE_CODES.get(table.logical_name)
+        table.ownership = STANDARD_OWNERSHIP.get(table.logical_name, "OrganizationOwned")
     return tables
+
+
+# Entity type codes of the standard tables (ObjectTypeCode in EntityMetadata). account 1, contact 2 and
+# systemuser 8 are long-standing; the others are the values seen in orgs and SDK code [3p]. Custom
+# tables get 10000 upwards (assumed: the emulator numbers them in creation order).
+STANDARD_OBJECT_TYPE_CODES = {
+    "account": 1,
+    "contact": 2,
+    "systemuser": 8,
+    "businessunit": 10,
+    "pricelevel": 1022,
+    "privilege": 1023,
+    "product": 1024,
+    "systemform": 1030,
+    "role": 1036,
+    "savedquery": 1039,
+    "invoice": 1090,
+    "invoicedetail": 1091,
+    "sdkmessage": 4606,
+    "sdkmessagefilter": 4607,
+    "sdkmessageprocessingstep": 4608,
+    "sdkmessageprocessingstepimage": 4615,
+    "serviceendpoint": 4618,
+    "transactioncurrency": 9105,
+}
+FIRST_CUSTOM_OBJECT_TYPE_CODE = 10000
+# OwnershipType of the standard tables (the entity reference pages); unlisted ones are organization-owned.
+# invoicedetail has none of its own: its security follows the invoice (assumed, see the README).
+STANDARD_OWNERSHIP = {
+    "account": "UserOwned",
+    "contact": "UserOwned",
+    "invoice": "UserOwned",
+    "invoicedetail": "None",
+    "systemuser": "BusinessOwned",
+    "businessunit": "BusinessOwned",
+    "role": "BusinessOwned",
+    "privilege": "None",
+}
 
 
 STANDARD_CASCADES = {

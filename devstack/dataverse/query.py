@@ -180,6 +180,18 @@ class Serializer:
                 return None
             target_row = self.state.rows[ref.table].get(ref.id)
             return None if target_row is None else self.row(self.state.tables[ref.table], target_row, nested)
+        many = table.many_navs.get(nav_name)
+        if many is not None:
+            row_id = row[table.primary_id]
+            target_table = self.state.tables[many.target_table]
+            ids = [
+                link[many.target_attribute]
+                for link in self.state.rows[many.intersect].values()
+                if link.get(many.own_attribute) == row_id
+            ]
+            targets = [self.state.rows[many.target_table][i] for i in ids if i in self.state.rows[many.target_table]]
+            targets = apply_filter_and_order(self.state, target_table, targets, nested)
+            return [self.row(target_table, target, nested) for target in targets]
         collection = table.collection_navs.get(nav_name)
         if collection is None:
             raise ODataError(

@@ -155,6 +155,8 @@ class EmulatorState:
         self.after_write: list[Hook] = []
         self.after_commit: list[Callable[[list[Event]], None]] = []
         self.publish_count = 0
+        # "systemform:<id>" / "savedquery:<id>" → when PublishXml last published it
+        self.published: dict[str, datetime] = {}
         for table in md.standard_tables():
             self.add_table(table)
         for parent, child, column in md.STANDARD_CASCADES:

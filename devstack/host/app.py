@@ -15,8 +15,9 @@ from typing import Any
 from starlette.applications import Starlette
 
 from devstack.host.config import QueueOptions, load_local_settings
-from devstack.host.http import admin_route, http_route
-from devstack.host.queues import QueueListener
+from devstack.host.http import admin_route, http_route, status_route
+from devstack.host.queues import PROCESSING_LEASE_SECONDS, QueueListener
+from devstack.host.singleton import ListenerLock
 from devstack.host.timers import TimerSchedule
 from devstack.paths import REPO_ROOT
 
@@ -48,11 +49,18 @@ class LocalFunctionsHost:
         *,
         load_settings_file: bool = True,
         queue_options: QueueOptions | None = None,
+        queue_lease_seconds: float = PROCESSING_LEASE_SECONDS,
+        timer_lock: bool = False,
+        instance: str = "local",
     ) -> None:
+        """`timer_lock`: fire timers only while holding their blob lease, as instances of one app do."""
         if load_settings_file:
             load_local_settings(app_dir / "local.settings.json")
         self.functions = load_functions(app_dir)
         self.queue_options = queue_options or QueueOptions.from_host_json(app_dir / "host.json")
+        self.queue_lease_seconds = queue_lease_seconds
+        self.timer_lock = timer_lock
+        self.instance = instance
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -66,13 +74,22 @@ class LocalFunctionsHost:
     def asgi_app(self) -> Starlette:
         routes = [http_route(fn) for fn in self._by_binding("httpTrigger")]
         routes.append(admin_route(self.functions))
+        routes.append(status_route(self.instance))
         return Starlette(routes=routes, lifespan=self._lifespan)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._stop = asyncio.Event()
-        listeners = [QueueListener(fn, self.queue_options) for fn in self._by_binding("queueTrigger")]
-        timers = [TimerSchedule(fn) for fn in self._by_binding("timerTrigger")]
+        listeners = [
+            QueueListener(fn, self.queue_options, self.queue_lease_seconds)
+            for fn in self._by_binding("queueTrigger")
+        ]
+        timers = []
+        for fn in self._by_binding("timerTrigger"):
+            lock = ListenerLock(fn.get_function_name()) if self.timer_lock else None
+            if lock is not None:
+                self._tasks.append(asyncio.create_task(lock.run(self._stop)))
+            timers.append(TimerSchedule(fn, lock))
         for listener in listeners:
             self._tasks.append(asyncio.create_task(listener.run(self._stop)))
         for timer in timers:

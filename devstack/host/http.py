@@ -108,3 +108,14 @@ def admin_route(functions: dict[str, Any]) -> Route:
         return Response(status_code=202)
 
     return Route("/admin/functions/{name}", endpoint, methods=["POST"])
+
+
+def status_route(instance: str) -> Route:
+    """GET /admin/host/status: the real host's liveness call (master key), naming this instance."""
+
+    async def endpoint(request: Request) -> Response:
+        if not key_matches(supplied_key(request), master_key()):
+            return Response(status_code=401)
+        return JSONResponse({"state": "Running", "instance": instance, "pid": os.getpid()})
+
+    return Route("/admin/host/status", endpoint, methods=["GET"])

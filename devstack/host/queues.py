@@ -18,17 +18,21 @@ from devstack.host.invocation import invoke
 logger = logging.getLogger("devstack.host.queues")
 
 MIN_POLL_SECONDS = 0.1
-# While a message is being processed it stays hidden this long (the host's default lease).
+# While a message is being processed it stays hidden this long, renewed as it runs, as the WebJobs SDK does;
+# after a crash it reappears when the lease runs out (10 minutes in Azure).
 PROCESSING_LEASE_SECONDS = 600
 
 
 class QueueListener:
     """One poller per queue-triggered function."""
 
-    def __init__(self, function: Any, options: QueueOptions) -> None:
+    def __init__(
+        self, function: Any, options: QueueOptions, lease_seconds: float = PROCESSING_LEASE_SECONDS
+    ) -> None:
         trigger = function.get_trigger()
         self.function = function
         self.options = options
+        self.lease_seconds = max(1, round(lease_seconds))
         self.arg_name: str = trigger.name
         self.queue_name = resolve(trigger.queue_name)
         connection = storage_connection(trigger.connection or "AzureWebJobsStorage")
@@ -75,7 +79,7 @@ class QueueListener:
             self.client.receive_messages(
                 messages_per_page=self.options.batch_size,
                 max_messages=self.options.batch_size,
-                visibility_timeout=PROCESSING_LEASE_SECONDS,
+                visibility_timeout=self.lease_seconds,
             )
         )
 
@@ -93,6 +97,9 @@ class QueueListener:
             time_next_visible=message.next_visible_on,
             pop_receipt=message.pop_receipt,
         )
+        lease = _Lease(message.pop_receipt)
+        renewal = asyncio.create_task(self._renew(message, lease))
+        # Stopped, never cancelled: a renewal under way must land, or its new pop receipt is lost.
         try:
             await invoke(
                 self.function,
@@ -101,14 +108,36 @@ class QueueListener:
                 reason=f"New queue message detected on '{self.queue_name}'.",
             )
         except Exception:
-            await asyncio.to_thread(self._after_failure, message)
+            await lease.stop(renewal)
+            await asyncio.to_thread(self._after_failure, message, lease.pop_receipt)
             return
-        await asyncio.to_thread(self.client.delete_message, message.id, message.pop_receipt)
+        await lease.stop(renewal)
+        await asyncio.to_thread(self.client.delete_message, message.id, lease.pop_receipt)
 
-    def _after_failure(self, message: QueueMessage) -> None:
+    async def _renew(self, message: QueueMessage, lease: _Lease) -> None:
+        """Keep the message hidden while it is processed (the SDK renews at intervals of the lease)."""
+        while True:
+            try:
+                await asyncio.wait_for(lease.done.wait(), timeout=self.lease_seconds / 3)
+                return
+            except TimeoutError:
+                pass
+            try:
+                updated = await asyncio.to_thread(
+                    self.client.update_message,
+                    message.id,
+                    lease.pop_receipt,
+                    visibility_timeout=self.lease_seconds,
+                )
+            except Exception as exc:  # lost the message (lease ran out): the invocation carries on regardless
+                logger.warning("Could not renew the lease of message %s: %s", message.id, exc)
+                return
+            lease.pop_receipt = updated.pop_receipt
+
+    def _after_failure(self, message: QueueMessage, pop_receipt: str | None) -> None:
         if (message.dequeue_count or 0) >= self.options.max_dequeue_count:
             self.poison.send_message(message.content)  # same encoding as the original, as the host does
-            self.client.delete_message(message.id, message.pop_receipt)
+            self.client.delete_message(message.id, pop_receipt)
             logger.error(
                 "Message %s on '%s' failed %s times: moved to '%s' at %s",
                 message.id,
@@ -120,6 +149,18 @@ class QueueListener:
             return
         self.client.update_message(
             message.id,
-            message.pop_receipt,
+            pop_receipt,
             visibility_timeout=int(self.options.visibility_timeout.total_seconds()),
         )
+
+
+class _Lease:
+    """The message's current pop receipt: every renewal hands out a new one."""
+
+    def __init__(self, pop_receipt: str | None) -> None:
+        self.pop_receipt = pop_receipt
+        self.done = asyncio.Event()
+
+    async def stop(self, renewal: asyncio.Task[None]) -> None:
+        self.done.set()
+        await renewal

@@ -12,14 +12,16 @@ from croniter import croniter
 
 from devstack.host.config import resolve
 from devstack.host.invocation import invoke
+from devstack.host.singleton import ListenerLock
 
 logger = logging.getLogger("devstack.host.timers")
 
 
 class TimerSchedule:
-    def __init__(self, function: Any) -> None:
+    def __init__(self, function: Any, lock: ListenerLock | None = None) -> None:
         trigger = function.get_trigger()
         self.function = function
+        self.lock = lock  # several instances: only the lock holder fires
         self.arg_name: str = trigger.name
         self.schedule = resolve(trigger.schedule)
         self.run_on_startup = bool(trigger.run_on_startup)
@@ -40,6 +42,9 @@ class TimerSchedule:
             await self._fire(past_due=(datetime.now(UTC) - due).total_seconds() > 1)
 
     async def _fire(self, past_due: bool) -> None:
+        if self.lock is not None and not self.lock.held:
+            logger.debug("timer %s: another instance holds the lock", self.function.get_function_name())
+            return
         try:
             await invoke(self.function, self.arg_name, TimerRequest(past_due=past_due), reason="Timer fired")
         except Exception:  # logged by invoke; a failing timer keeps its schedule, as in the real host

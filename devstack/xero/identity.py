@@ -1,9 +1,11 @@
-"""Identity: /connect/token (authorization_code, refresh_token with rotation + grace, client_credentials),
-/connect/revocation, /connections, and a minimal consent page at /identity/connect/authorize."""
+"""Identity: /connect/token (authorization_code with optional PKCE, refresh_token with rotation + grace,
+client_credentials), /connect/revocation, /connections, a minimal consent page at
+/identity/connect/authorize, and a control route for an organisation revoking the app's access."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import secrets
 import uuid
@@ -87,6 +89,20 @@ def _client_auth(emulator: Emulator, request: Request, form: dict[str, str]) -> 
     return client
 
 
+def _pkce_ok(code: dict[str, object], verifier: str | None) -> bool:
+    """RFC 7636 §4.6: a code issued with a challenge is redeemed only with its verifier. Assumed for
+    Xero, whose identity service documents PKCE for public clients; here it applies to any client."""
+    challenge = code.get("code_challenge")
+    if not challenge:
+        return True
+    if not verifier:
+        return False
+    if code.get("code_challenge_method") == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", errors="replace")).digest()
+        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return secrets.compare_digest(str(challenge), verifier)
+
+
 def routes(emulator: Emulator) -> list[Route]:
     state = emulator.state
 
@@ -103,6 +119,8 @@ def routes(emulator: Emulator) -> list[Route]:
                 if code is None or code["client_id"] != client.client_id or code["expires_at"] < now:
                     return _oauth_error("invalid_grant")
                 if code.get("redirect_uri") and form.get("redirect_uri") != code["redirect_uri"]:
+                    return _oauth_error("invalid_grant")
+                if not _pkce_ok(code, form.get("code_verifier")):
                     return _oauth_error("invalid_grant")
                 return JSONResponse(emulator.issue_tokens(client, code["scope"]))
             if grant == "refresh_token":
@@ -196,6 +214,8 @@ def routes(emulator: Emulator) -> list[Route]:
                 "redirect_uri": params["redirect_uri"],
                 "scope": scope,
                 "expires_at": emulator.clock.timestamp() + 300,
+                "code_challenge": params.get("code_challenge"),
+                "code_challenge_method": params.get("code_challenge_method") or "plain",
             }
         query = {"code": code, "scope": " ".join(scope)}
         if params.get("state"):
@@ -203,7 +223,26 @@ def routes(emulator: Emulator) -> list[Route]:
         separator = "&" if "?" in params["redirect_uri"] else "?"
         return RedirectResponse(params["redirect_uri"] + separator + urlencode(query), status_code=302)
 
+    async def revoke_access(request: Request) -> Response:
+        """Control API: the organisation's admin disconnects the app in Xero. Its connection to the
+        tenant goes, and so does every token of the app: calls answer 401 and refreshes invalid_grant."""
+        tenant_id = request.path_params["tenant"]
+        with state.lock:
+            revoked = 0
+            for client in state.clients.values():
+                gone = [cid for cid, c in client.connections.items() if c["tenantId"] == tenant_id]
+                if not gone:
+                    continue
+                for cid in gone:
+                    client.connections.pop(cid)
+                for tokens in (state.refresh_tokens, state.access_tokens):
+                    for value in [k for k, t in tokens.items() if t.client_id == client.client_id]:
+                        tokens.pop(value)
+                revoked += 1
+        return JSONResponse({"revoked_clients": revoked})
+
     return [
+        Route("/_emulator/tenants/{tenant}/revoke-access", revoke_access, methods=["POST"]),
         Route("/connect/token", token, methods=["POST"]),
         Route("/connect/revocation", revocation, methods=["POST"]),
         Route("/connections", connections, methods=["GET"]),

@@ -220,9 +220,12 @@ class FakeDataverse(_DataverseTables):
     balances: dict[tuple[str, UUID], Balance] = field(default_factory=dict)
     writes: list[str] = field(default_factory=list)
     fail_next: dict[str, Exception] = field(default_factory=dict)
+    fail_calls: dict[str, list[Exception | None]] = field(default_factory=dict)  # the next calls, in order
 
     def _enter(self, name: str, *, write: bool) -> None:
         error = self.fail_next.pop(name, None)
+        if error is None and self.fail_calls.get(name):
+            error = self.fail_calls[name].pop(0)  # None in the list lets that call through
         if error is not None:
             raise error
         if write:
@@ -239,6 +242,13 @@ class FakeDataverse(_DataverseTables):
     async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
         self.calls["find_xero_details_by_xero_invoice_id"] += 1
         return next((d for d in self.details.values() if d.xero_invoice_id == xero_invoice_id), None)
+
+    async def find_xero_details_by_xero_invoice_ids(
+        self, xero_invoice_ids: Sequence[str]
+    ) -> list[XeroDetails]:
+        self.calls["find_xero_details_by_xero_invoice_ids"] += 1
+        wanted = set(xero_invoice_ids)
+        return [d for d in self.details.values() if d.xero_invoice_id in wanted]
 
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         self.calls["find_xero_details_by_credit_note_id"] += 1

@@ -46,17 +46,30 @@ class MemoryTokenStore(SingleFlightStore):
 
 
 class MemoryLimiterBackend:
-    """State in a dict: for unit tests and a single process."""
+    """State in a dict: for unit tests, and for several limiters ("instances") sharing one budget.
+
+    Each update is one atomic read-modify-write, counted as one round trip (a blob write under an
+    ETag condition costs the same when nobody else wrote since).
+    """
 
     def __init__(self) -> None:
         self._states: dict[str, LimiterState] = {}
         self._lock = threading.Lock()
+        self.round_trips = 0
+        self.writes = 0
 
-    def update(self, tenant_id: str, change: Callable[[LimiterState], tuple[LimiterState, T]]) -> T:
+    def update(self, key: str, change: Callable[[LimiterState], tuple[LimiterState | None, T]]) -> T:
         with self._lock:
-            state, result = change(self._states.get(tenant_id, LimiterState()).model_copy(deep=True))
-            self._states[tenant_id] = state
+            self.round_trips += 1
+            state, result = change(self._states.get(key, LimiterState()).model_copy(deep=True))
+            if state is not None:
+                self.writes += 1
+                self._states[key] = state
             return result
+
+    def state(self, key: str) -> LimiterState:
+        with self._lock:
+            return self._states.get(key, LimiterState()).model_copy(deep=True)
 
 
 class MemoryWatermarkStore:

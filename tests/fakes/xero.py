@@ -98,6 +98,9 @@ class FakeXero:
     _idempotency: dict[str, _Stored] = field(default_factory=dict)
     _invoice_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _note_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _entered_numbers: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(101)
+    )  # add_invoice
 
     # --- bookkeeping ------------------------------------------------------------------------------
 
@@ -145,8 +148,10 @@ class FakeXero:
 
     # --- arranging Xero (what a Xero user does; the emulator's control API) ------------------------
 
-    def add_contact(self, name: str, number: str | None = None) -> XeroContact:
-        contact = XeroContact(contact_id=str(uuid.uuid4()), name=name, contact_number=number)
+    def add_contact(
+        self, name: str, number: str | None = None, *, contact_id: str | None = None
+    ) -> XeroContact:
+        contact = XeroContact(contact_id=contact_id or str(uuid.uuid4()), name=name, contact_number=number)
         self.contacts[contact.contact_id] = contact
         return contact
 
@@ -173,7 +178,7 @@ class FakeXero:
         )
         invoice = XeroInvoice(
             invoice_id=str(uuid.uuid4()),
-            invoice_number=f"INV-{next(self._invoice_numbers):04d}" if type_ == "ACCREC" else None,
+            invoice_number=f"INV-{next(self._entered_numbers):04d}" if type_ == "ACCREC" else None,
             type=type_,
             status=status,
             contact_id=contact_id,
@@ -215,7 +220,9 @@ class FakeXero:
 
     # --- validation, in the emulator's order and words --------------------------------------------
 
-    def _header_problems(self, contact_id: str | None, contact_name: str | None, currency: str | None) -> list[str]:
+    def _header_problems(
+        self, contact_id: str | None, contact_name: str | None, currency: str | None
+    ) -> list[str]:
         problems = []
         if contact_id is not None and contact_id not in self.contacts:
             problems.append(f"The contact with ContactID {contact_id} could not be found")
@@ -236,7 +243,9 @@ class FakeXero:
                 if not line.description:
                     problems.append("Description is required for a line item without an amount")
                 continue
-            default = item.sales_account_code if item and sales else item.purchase_account_code if item else None
+            default = (
+                item.sales_account_code if item and sales else item.purchase_account_code if item else None
+            )
             code = line.account_code or default
             if not code:
                 problems.append("Account code must be specified for a line item with an amount")
@@ -247,7 +256,11 @@ class FakeXero:
     def _draft_problems(self, draft: XeroInvoiceDraft, own_id: str | None = None) -> list[str]:
         problems = self._header_problems(draft.contact_id, draft.contact_name, draft.currency_code)
         problems += self._line_problems(draft.line_items, sales=draft.type == "ACCREC")
-        if draft.invoice_number and draft.type == "ACCREC" and self._number_taken(draft.invoice_number, own_id):
+        if (
+            draft.invoice_number
+            and draft.type == "ACCREC"
+            and self._number_taken(draft.invoice_number, own_id)
+        ):
             problems.append("Invoice # must be unique.")
         if draft.status in ("SUBMITTED", "AUTHORISED") and not draft.line_items:
             problems.append("A Invoice must have at least one line item to be approved")
@@ -269,10 +282,10 @@ class FakeXero:
     def _transition(invoice: XeroInvoice, target: str) -> list[str]:
         """The status machine: DRAFT ↔ SUBMITTED → AUTHORISED → (PAID | VOIDED); DELETED from drafts."""
         current = invoice.status
-        if target == current:
-            return []
         if current in ("VOIDED", "DELETED"):
             return [NOT_MODIFIABLE]
+        if target == current:
+            return []
         if current == "PAID" or invoice.amount_paid or invoice.amount_credited:
             return [HAS_PAYMENTS if target == "VOIDED" else NOT_MODIFIABLE]
         if target == "PAID":
@@ -294,6 +307,15 @@ class FakeXero:
     def find_contact_by_number(self, contact_number: str) -> XeroContact | None:
         self._enter("find_contact_by_number")
         return next((c for c in self.contacts.values() if c.contact_number == contact_number), None)
+
+    def get_contacts_by_ids(self, contact_ids: list[str]) -> list[XeroContact]:
+        self._enter("get_contacts_by_ids")
+        found = []
+        for contact_id in contact_ids:
+            if contact_id in self.contacts:
+                found.append(self.get_contact(contact_id))
+                self.calls["get_contact"] -= 1  # one call for all of them
+        return found
 
     def get_contact(self, contact_id: str) -> XeroContact:
         """Balances as Xero computes them: amounts due on authorised sales invoices; overdue when the
@@ -320,7 +342,9 @@ class FakeXero:
 
         def run() -> XeroContact:
             if any(c.name.casefold() == draft.name.casefold() for c in self.contacts.values()):
-                raise XeroValidationError([f"The contact name {draft.name} is already assigned to another contact"])
+                raise XeroValidationError(
+                    [f"The contact name {draft.name} is already assigned to another contact"]
+                )
             return self.add_contact(draft.name, draft.contact_number)
 
         return self._once(idempotency_key, "PUT /Contacts " + draft.model_dump_json(), run)
@@ -396,7 +420,10 @@ class FakeXero:
                 if problems:
                     results.append(
                         XeroInvoice(
-                            invoice_id=_ZERO_ID, type=draft.type, status=draft.status, validation_errors=problems
+                            invoice_id=_ZERO_ID,
+                            type=draft.type,
+                            status=draft.status,
+                            validation_errors=problems,
                         )
                     )
                 else:
@@ -412,12 +439,18 @@ class FakeXero:
     @staticmethod
     def _totals(lines: list[XeroLineItem], line_amount_types: str) -> tuple[Decimal, Decimal]:
         sub_total = sum((line_amount(line) for line in lines), Decimal(0))
-        tax = (sub_total * Decimal("0.15")).quantize(Decimal("0.01")) if line_amount_types == "Exclusive" else Decimal(0)
+        tax = (
+            (sub_total * Decimal("0.15")).quantize(Decimal("0.01"))
+            if line_amount_types == "Exclusive"
+            else Decimal(0)
+        )
         return sub_total, tax
 
     def _new_invoice(self, draft: XeroInvoiceDraft) -> XeroInvoice:
         if draft.contact_id is None:
-            contact = self.find_contact_by_name(draft.contact_name or "") or self.add_contact(draft.contact_name or "")
+            name = (draft.contact_name or "").strip()
+            found = [c for c in self.contacts.values() if c.name.casefold() == name.casefold()]
+            contact = found[0] if found else self.add_contact(name)
             draft = draft.model_copy(update={"contact_id": contact.contact_id})
         sub_total, tax = self._totals(draft.line_items, draft.line_amount_types)
         number = draft.invoice_number
@@ -482,7 +515,9 @@ class FakeXero:
             amount_due=sub_total + tax,
         )
 
-    def _update_locked(self, invoice: XeroInvoice, old: XeroInvoiceDraft, draft: XeroInvoiceDraft) -> XeroInvoice:
+    def _update_locked(
+        self, invoice: XeroInvoice, old: XeroInvoiceDraft, draft: XeroInvoiceDraft
+    ) -> XeroInvoice:
         """On a paid or part-paid invoice only Reference, DueDate, InvoiceNumber, BrandingThemeID, Contact,
         Url and the lines' Description and AccountCode may change; lines are matched one for one."""
         if draft.status != invoice.status:
@@ -493,7 +528,10 @@ class FakeXero:
             or (draft.currency_code is not None and draft.currency_code != invoice.currency_code)
             or draft.line_amount_types != old.line_amount_types
             or len(draft.line_items) != len(old.line_items)
-            or any(_line_amounts_differ(new, was) for new, was in zip(draft.line_items, old.line_items, strict=False))
+            or any(
+                _line_amounts_differ(new, was)
+                for new, was in zip(draft.line_items, old.line_items, strict=False)
+            )
         )
         if changed:
             raise XeroValidationError([HAS_PAYMENTS])
@@ -503,7 +541,12 @@ class FakeXero:
         if problems:
             raise XeroValidationError(problems)
         lines = [
-            was.model_copy(update={"description": new.description or was.description, "account_code": new.account_code or was.account_code})
+            was.model_copy(
+                update={
+                    "description": new.description or was.description,
+                    "account_code": new.account_code or was.account_code,
+                }
+            )
             for new, was in zip(draft.line_items, old.line_items, strict=True)
         ]
         self.drafts[invoice.invoice_id] = old.model_copy(
@@ -533,8 +576,6 @@ class FakeXero:
         def run() -> XeroInvoice:
             current = self.invoices[invoice_id]
             problems = self._transition(current, status)
-            if current.status == status and status in ("VOIDED", "DELETED"):
-                problems = [NOT_MODIFIABLE]
             if problems:
                 raise XeroValidationError(problems)
             self.status_writes.append((invoice_id, status))
@@ -548,6 +589,10 @@ class FakeXero:
     def get_invoice(self, invoice_id: str) -> XeroInvoice:
         self._enter("get_invoice")
         return self._invoice(invoice_id, "get_invoice")
+
+    def get_invoices_by_ids(self, invoice_ids: list[str]) -> list[XeroInvoice]:
+        self._enter("get_invoices_by_ids")
+        return [self.invoices[i] for i in invoice_ids if i in self.invoices]
 
     def get_invoices_modified_since(self, since: datetime, page: int = 1) -> list[XeroInvoice]:
         self._enter("get_invoices_modified_since")
@@ -589,7 +634,9 @@ class FakeXero:
             sub_total, tax = self._totals(draft.line_items, draft.line_amount_types)
             note = XeroCreditNote(
                 credit_note_id=str(uuid.uuid4()),
-                credit_note_number=f"CN-{next(self._note_numbers):04d}" if draft.type == "ACCRECCREDIT" else None,
+                credit_note_number=f"CN-{next(self._note_numbers):04d}"
+                if draft.type == "ACCRECCREDIT"
+                else None,
                 status=draft.status,
                 total=sub_total + tax,
                 remaining_credit=sub_total + tax,
@@ -660,6 +707,9 @@ class FakeXero:
 def _line_amounts_differ(new: XeroLineItem, old: XeroLineItem) -> bool:
     """A paid invoice's line may change its description and account code, nothing that moves money.
     A value not sent is not a change; a tax type Xero filled in from the account is not either."""
-    if any(getattr(new, name) is not None and getattr(new, name) != getattr(old, name) for name in _LOCKED_LINE_AMOUNTS):
+    if any(
+        getattr(new, name) is not None and getattr(new, name) != getattr(old, name)
+        for name in _LOCKED_LINE_AMOUNTS
+    ):
         return True
     return new.tax_type is not None and old.tax_type is not None and new.tax_type != old.tax_type

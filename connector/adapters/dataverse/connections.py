@@ -59,9 +59,11 @@ class ConnectionRows(DataverseBase):
         table = self.schema.table("connection")
         column = self.schema.p("isdefault")
         where = f"{column} eq true or {table.primary_id} eq {connection_id}"
-        rows = (await self.get_json(table.entity_set, {"$select": f"{table.primary_id},{column}", "$filter": where}))[
-            "value"
-        ]
+        rows = (
+            await self.get_json(
+                table.entity_set, {"$select": f"{table.primary_id},{column}", "$filter": where}
+            )
+        )["value"]
         marked = {str(row[table.primary_id]): bool(row.get(column)) for row in rows}
         if str(connection_id) not in marked:
             raise NotFoundError(f"connection {connection_id} does not exist")

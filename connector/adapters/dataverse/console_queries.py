@@ -55,7 +55,13 @@ class ConsoleQueries:
         invoice_nav = self._schema.lookup("history_invoice").schema_name
         return {
             "$select": ",".join(
-                (p("action"), p("outcome"), p("detail"), p("occurredon"), self._schema.lookup("history_invoice").value_name)
+                (
+                    p("action"),
+                    p("outcome"),
+                    p("detail"),
+                    p("occurredon"),
+                    self._schema.lookup("history_invoice").value_name,
+                )
             ),
             "$filter": where,
             "$orderby": f"{p('occurredon')} desc",
@@ -84,7 +90,9 @@ class ConsoleQueries:
             "$top": str(FAILED_LIMIT),
         }
         rows = (await self._client.get_json(table.entity_set, params))["value"]
-        reasons = await self._last_failures([str(row[invoice.value_name]) for row in rows if row.get(invoice.value_name)])
+        reasons = await self._last_failures(
+            [str(row[invoice.value_name]) for row in rows if row.get(invoice.value_name)]
+        )
         return [
             FailedInvoice(
                 details_id=UUID(str(row[table.primary_id])),
@@ -119,7 +127,10 @@ class ConsoleQueries:
         )
         theme_rows = await self._client.list_all(
             themes.entity_set,
-            {"$select": f"{p('xeroid')},{themes.primary_name}", "$filter": f"{themes_link} eq {connection_id}"},
+            {
+                "$select": f"{p('xeroid')},{themes.primary_name}",
+                "$filter": f"{themes_link} eq {connection_id}",
+            },
         )
         return ReferenceChoices(
             account_codes=frozenset(str(row[p("code")]) for row in account_rows if row.get(p("code"))),
@@ -129,4 +140,3 @@ class ConsoleQueries:
                 if row.get(p("xeroid"))
             },
         )
-

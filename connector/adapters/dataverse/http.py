@@ -22,6 +22,7 @@ from connector.errors import (
     RateLimitedError,
     RetryableError,
 )
+from connector.telemetry import record_dataverse_retry
 
 API_PATH = "/api/data/v9.2/"
 BASE_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
@@ -163,6 +164,7 @@ class DataverseTransport:
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 wait = retry_after_seconds(response, self.backoff * 2 ** (attempt - 1))
+                record_dataverse_retry(method, response.status_code, wait)
                 if attempt == self.max_attempts or wait > self.max_retry_wait:
                     raise_for_status(response)
                 await self._sleep(wait)

@@ -16,6 +16,8 @@ from connector.adapters.dataverse.mapping import (
     PRODUCT_COLUMNS,
     customer_columns,
     invoice_from_json,
+    invoice_lookup_columns,
+    line_lookup_columns,
     xero_details_columns,
     xero_details_from_json,
 )
@@ -51,8 +53,9 @@ class InvoiceRows(DataverseBase):
     def _snapshot_params(self) -> dict[str, str]:
         s = self.schema
         details = s.lookup("details_invoice").relationship
+        line_select = ",".join([*LINE_COLUMNS, *line_lookup_columns(s)])
         line_expand = (
-            f"$select={','.join(LINE_COLUMNS)};$expand=productid($select={','.join(PRODUCT_COLUMNS)}),"
+            f"$select={line_select};$expand=productid($select={','.join(PRODUCT_COLUMNS)}),"
             f"{s.lookup('line_account_code').schema_name}($select={s.p('code')}),"
             f"{s.lookup('line_tax_type').schema_name}($select={s.p('taxtype')})"
         )
@@ -69,6 +72,7 @@ class InvoiceRows(DataverseBase):
             s.p("invoicetype"),
             s.p("lineamounttypes"),
             s.lookup("invoice_connection").value_name,
+            *invoice_lookup_columns(s),
         ]
         return {"$select": ",".join(select), "$expand": ",".join(expand)}
 

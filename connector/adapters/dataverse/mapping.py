@@ -25,6 +25,7 @@ from connector.domain.dynamics import (
     Invoice,
     InvoiceLine,
     InvoiceState,
+    LineTrackingOption,
     Product,
     ProductType,
     SyncHistoryEntry,
@@ -71,6 +72,31 @@ INVOICE_COLUMNS = (
     "_customerid_value",
 )
 PRODUCT_COLUMNS = ("productnumber", "name", "description", "price")
+LINE_TRACKING_LOOKUPS = ("line_tracking_option_1", "line_tracking_option_2")
+# ConnectionSettings field → the connection's lookup to a reference row (C5: defaults shown as lookups).
+CONNECTION_LOOKUPS = {
+    "default_sales_account_id": ("connection_default_sales_account", "account_code"),
+    "default_purchase_account_id": ("connection_default_purchase_account", "account_code"),
+    "default_branding_theme_row_id": ("connection_default_branding_theme", "branding_theme"),
+}
+CONNECTION_TRACKING_LOOKUPS = ("connection_default_tracking_1", "connection_default_tracking_2")
+
+
+def line_lookup_columns(schema: ConnectorSchema) -> list[str]:
+    """Lookup columns of a line read with the snapshot: its tracking options (I15)."""
+    return [schema.lookup(key).value_name for key in LINE_TRACKING_LOOKUPS]
+
+
+def invoice_lookup_columns(schema: ConnectorSchema) -> list[str]:
+    """Lookup columns of an invoice read with the snapshot: the invoice a credit note credits (I14)."""
+    return [schema.lookup("invoice_credit_note_of").value_name]
+
+
+def _tracking_picks(
+    schema: ConnectorSchema, row: Mapping[str, Any], keys: tuple[str, ...]
+) -> tuple[LineTrackingOption, ...]:
+    ids = (to_uuid(row.get(schema.lookup(key).value_name)) for key in keys)
+    return tuple(LineTrackingOption(option_row_id=row_id) for row_id in ids if row_id is not None)
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -160,6 +186,7 @@ def line_from_json(schema: ConnectorSchema, row: Mapping[str, Any]) -> InvoiceLi
         parent_bundle_line_id=to_uuid(row.get("_parentbundleidref_value")),
         account_code_override=account_code.get(schema.p("code")),
         tax_type_override=tax_type.get(schema.p("taxtype")),
+        tracking=_tracking_picks(schema, row, LINE_TRACKING_LOOKUPS),
     )
 
 
@@ -194,11 +221,12 @@ def invoice_from_json(schema: ConnectorSchema, row: Mapping[str, Any]) -> Invoic
         total_amount=to_decimal(row.get("totalamount")) or Decimal(0),
         total_tax=to_decimal(row.get("totaltax")) or Decimal(0),
         connection_id=to_uuid(row.get(schema.lookup("invoice_connection").value_name)),
-        invoice_type="purchase" if invoice_type == "purchase" else "sales",
+        invoice_type=invoice_type if invoice_type in ("purchase", "credit_note") else "sales",
         line_amount_types=amount_types if amount_types in ("Inclusive", "NoTax") else "Exclusive",
         branding_theme_id=theme.get(schema.p("xeroid")),
         modified_on=to_datetime(row.get("modifiedon")),
         version_number=int(row["versionnumber"]) if row.get("versionnumber") is not None else None,
+        credits_invoice_id=to_uuid(row.get(schema.lookup("invoice_credit_note_of").value_name)),
     )
 
 
@@ -284,6 +312,8 @@ def connection_columns(schema: ConnectorSchema) -> list[str]:
         table.primary_id,
         table.primary_name,
         *(schema.p(name.lower()) for name, _ in CONNECTION_FIELDS.values()),
+        *(schema.lookup(key).value_name for key, _ in CONNECTION_LOOKUPS.values()),
+        *(schema.lookup(key).value_name for key in CONNECTION_TRACKING_LOOKUPS),
     ]
 
 
@@ -295,6 +325,9 @@ def connection_from_json(schema: ConnectorSchema, row: Mapping[str, Any]) -> Con
         if raw is not None:
             values[field] = raw
     values.setdefault("tenant_id", "")
+    for field, (key, _) in CONNECTION_LOOKUPS.items():
+        values[field] = to_uuid(row.get(schema.lookup(key).value_name))
+    values["default_tracking"] = _tracking_picks(schema, row, CONNECTION_TRACKING_LOOKUPS)
     return ConnectionSettings(
         id=UUID(str(row[table.primary_id])), name=str(row.get(table.primary_name) or ""), **values
     )
@@ -305,11 +338,40 @@ def connection_body(schema: ConnectorSchema, settings: Mapping[str, object]) -> 
     for field, value in settings.items():
         if field == "name":
             body[schema.table("connection").primary_name] = value
+        elif field in CONNECTION_LOOKUPS or field == "default_tracking":
+            body.update(_connection_lookup_binds(schema, field, value))
         elif field in CONNECTION_FIELDS:
             body[schema.p(CONNECTION_FIELDS[field][0].lower())] = value
         elif field != "id":
             raise ValueError(f"ConnectionSettings has no field {field!r}")
     return body
+
+
+def _row_ids(value: object) -> list[object]:
+    """Row ids from a lookup field's value: a UUID, or picks (models, or dicts after model_dump)."""
+    if value is None:
+        return []
+    if not isinstance(value, tuple | list):
+        return [value]
+    return [
+        pick.option_row_id if isinstance(pick, LineTrackingOption) else dict(pick).get("option_row_id")
+        for pick in value
+    ]
+
+
+def _connection_lookup_binds(schema: ConnectorSchema, field: str, value: object) -> dict[str, Any]:
+    """`nav@odata.bind` for the connection's lookups to reference rows; None clears (or leaves unset)."""
+    if field == "default_tracking":
+        keys = [(key, "tracking_option") for key in CONNECTION_TRACKING_LOOKUPS]
+    else:
+        keys = [CONNECTION_LOOKUPS[field]]
+    targets = _row_ids(value)
+    binds: dict[str, Any] = {}
+    for index, (key, table) in enumerate(keys):
+        target = targets[index] if index < len(targets) else None
+        entity_set = schema.table(table).entity_set
+        binds[f"{schema.lookup(key).schema_name}@odata.bind"] = f"/{entity_set}({target})" if target else None
+    return binds
 
 
 def sync_history_body(schema: ConnectorSchema, entry: SyncHistoryEntry) -> dict[str, Any]:

@@ -13,7 +13,7 @@ ColumnKind = Literal["string", "memo", "bool", "int", "decimal", "datetime", "da
 
 # Choice values use the publisher's option value prefix range (100000000+).
 EXPORT_STATUS_VALUES = {"No": 100000000, "Yes": 100000001, "Failed": 100000002, "Ready to update": 100000003}
-INVOICE_TYPE_VALUES = {"sales": 100000000, "purchase": 100000001}
+INVOICE_TYPE_VALUES = {"sales": 100000000, "purchase": 100000001, "credit_note": 100000002}
 LINE_AMOUNT_TYPE_VALUES = {"Exclusive": 100000000, "Inclusive": 100000001, "NoTax": 100000002}
 SYNC_ACTION_VALUES = {
     name: 100000000 + index
@@ -91,7 +91,8 @@ class ConnectorSchema:
         return f"{self.prefix}_{name}"
 
     def table(self, key: str) -> CustomTable:
-        """key: connection | xero_details | sync_history | tax_type | account_code | branding_theme."""
+        """key: connection | xero_details | sync_history | tax_type | account_code | branding_theme |
+        tracking_category | tracking_option."""
         return self._by_key[f"table:{key}"]  # type: ignore[no-any-return]
 
     def lookup(self, key: str) -> Lookup:
@@ -148,6 +149,7 @@ XERO_DETAILS_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     "claimed_by": ("ClaimedBy", "string"),
     # "<Idempotency-Key> <draft fingerprint>" of a create that may have reached Xero; see services/claims.py
     "pending_create": ("PendingCreate", "string"),
+    "last_xero_write": ("LastXeroWrite", "datetime"),
 }
 
 
@@ -221,7 +223,38 @@ def _reference_tables(p: str) -> dict[str, CustomTable]:
         "Xero Branding Themes",
         (col("XeroId", "string", "Xero Id"), col("SortOrder", "int", "Sort Order")),
     )
-    return {"tax_type": tax_type, "account_code": account_code, "branding_theme": branding_theme}
+    return {
+        "tax_type": tax_type,
+        "account_code": account_code,
+        "branding_theme": branding_theme,
+        **_tracking_tables(p),
+    }
+
+
+def _tracking_tables(p: str) -> dict[str, CustomTable]:
+    def col(name: str, kind: ColumnKind, label: str, **extra: Any) -> Column:
+        return _col(p, name, kind, label, **extra)
+
+    tracking_category = CustomTable(
+        f"{p}_XeroTrackingCategory",
+        f"{p}_xerotrackingcategories",
+        "Xero Tracking Category",
+        "Xero Tracking Categories",
+        (col("XeroId", "string", "Xero Id"), col("Status", "string", "Status")),
+    )
+    tracking_option = CustomTable(
+        f"{p}_XeroTrackingOption",
+        f"{p}_xerotrackingoptions",
+        "Xero Tracking Option",
+        "Xero Tracking Options",
+        (
+            col("XeroId", "string", "Xero Id"),
+            col("OptionName", "string", "Option"),
+            col("CategoryName", "string", "Category"),
+            col("Status", "string", "Status"),
+        ),
+    )
+    return {"tracking_category": tracking_category, "tracking_option": tracking_option}
 
 
 def _standard_columns(p: str) -> dict[str, tuple[Column, ...]]:
@@ -263,6 +296,38 @@ def _lookups(p: str, tables: dict[str, CustomTable]) -> dict[str, Lookup]:
         "tax_type_connection": Lookup(f"{c}_{t}", c, t, f"{p}_ConnectionId", "Connection"),
         "account_code_connection": Lookup(f"{c}_{a}", c, a, f"{p}_ConnectionId", "Connection"),
         "branding_theme_connection": Lookup(f"{c}_{b}", c, b, f"{p}_ConnectionId", "Connection"),
+        **_reference_lookups(p, tables),
+    }
+
+
+def _reference_lookups(p: str, tables: dict[str, CustomTable]) -> dict[str, Lookup]:
+    """Tracking (I15), the connection's defaults as lookups (C5), and the invoice a credit note credits."""
+    c, a, b = (tables[key].logical_name for key in ("connection", "account_code", "branding_theme"))
+    tc, to = (tables[key].logical_name for key in ("tracking_category", "tracking_option"))
+
+    def to_option(referencing: str, suffix: str, column: str, label: str) -> Lookup:
+        return Lookup(f"{to}_{referencing}_{suffix}", to, referencing, f"{p}_{column}", label)
+
+    return {
+        "tracking_category_connection": Lookup(f"{c}_{tc}", c, tc, f"{p}_ConnectionId", "Connection"),
+        "tracking_option_connection": Lookup(f"{c}_{to}", c, to, f"{p}_ConnectionId", "Connection"),
+        "tracking_option_category": Lookup(f"{tc}_{to}", tc, to, f"{p}_TrackingCategoryId", "Category"),
+        "line_tracking_option_1": to_option("invoicedetail", "1", "TrackingOption1Id", "Tracking Option 1"),
+        "line_tracking_option_2": to_option("invoicedetail", "2", "TrackingOption2Id", "Tracking Option 2"),
+        "connection_default_tracking_1": to_option(c, "default1", "DefaultTracking1Id", "Default Tracking 1"),
+        "connection_default_tracking_2": to_option(c, "default2", "DefaultTracking2Id", "Default Tracking 2"),
+        "connection_default_sales_account": Lookup(
+            f"{a}_{c}_sales", a, c, f"{p}_DefaultSalesAccountId", "Default Sales Account"
+        ),
+        "connection_default_purchase_account": Lookup(
+            f"{a}_{c}_purchase", a, c, f"{p}_DefaultPurchaseAccountId", "Default Purchase Account"
+        ),
+        "connection_default_branding_theme": Lookup(
+            f"{b}_{c}_default", b, c, f"{p}_DefaultThemeId", "Default Branding Theme"
+        ),
+        "invoice_credit_note_of": Lookup(
+            f"{p}_invoice_invoice_creditnoteof", "invoice", "invoice", f"{p}_CreditNoteOfId", "Credit Note Of"
+        ),
     }
 
 

@@ -24,6 +24,7 @@ from connector.ports import SyncWrite
 
 # Xero details ids derive from invoice ids, so concurrent creates converge on one record.
 XERO_DETAILS_NAMESPACE = uuid.UUID("3b1f7c1e-9a52-4f0e-8a7d-2b5c6d4e8f10")
+DETAILS_PER_QUERY = 50
 
 
 class XeroDetailsRows(DataverseBase):
@@ -124,6 +125,22 @@ class XeroDetailsRows(DataverseBase):
     async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
         """B5: the record of an invoice the connector created; None for invoices it does not track."""
         return await self._xero_details_where(self.schema.p("xeroinvoiceid"), xero_invoice_id)
+
+    async def find_xero_details_by_xero_invoice_ids(
+        self, xero_invoice_ids: Sequence[str]
+    ) -> list[XeroDetails]:
+        """One call per DETAILS_PER_QUERY Xero invoice ids."""
+        s = self.schema
+        found: list[XeroDetails] = []
+        for start in range(0, len(xero_invoice_ids), DETAILS_PER_QUERY):
+            chunk = xero_invoice_ids[start : start + DETAILS_PER_QUERY]
+            where = " or ".join(f"{s.p('xeroinvoiceid')} eq {odata_string(i)}" for i in chunk)
+            params = {"$select": ",".join(xero_details_columns(s)), "$filter": where}
+            rows = await self.list_all(
+                s.table("xero_details").entity_set, params, page_size=DETAILS_PER_QUERY
+            )
+            found += [xero_details_from_json(s, row) for row in rows]
+        return found
 
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         return await self._xero_details_where(self.schema.p("creditnoteid"), credit_note_id)

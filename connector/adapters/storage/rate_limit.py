@@ -1,196 +1,85 @@
-"""Per-organisation Xero call budget shared by every instance (SPEC O3).
+"""A call budget shared by every instance: Xero's per organisation, Dataverse's per user (SPEC O3).
 
-Xero allows, per tenant, 60 calls a minute, 5 at once and a daily budget. Each tenant's state lives in
-one place every process sees (a blob updated with ETag conditions; a dict in tests). The limiter never
-sleeps longer than the caller allows: past that it says "come back in N s", so a queue handler can
-re-enqueue the message with that visibility timeout instead of holding a worker.
+Each budget's state lives in one place every process sees (a blob under an ETag condition; a dict in
+tests). An instance does not write it for every call: one write leases a few calls (see
+rate_limit_state), spent locally, and carries what the instance has to say (the real start of the calls
+it made, leased calls it will not make, the server's remaining counts). A 429, or the server saying
+the budget is nearly gone with calls we did not count, is written at once; everything else waits for
+the next write, or for a flush once the instance has been idle for `linger_seconds`.
+
+The limiter never sleeps longer than the caller allows: past that it says "come back in N s", so a
+queue handler can re-enqueue the message with that visibility timeout instead of holding a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
+import logging
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
 
-from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
-from pydantic import BaseModel, Field
 
-from connector.adapters.storage.blob import blob_service_from_settings, ensure_container
+from connector.adapters.storage.blob import blob_service_from_settings
+from connector.adapters.storage.rate_limit_blob import BlobLimiterBackend, LimiterBackend
+from connector.adapters.storage.rate_limit_local import Decision, LocalBudget, Permit
+from connector.adapters.storage.rate_limit_state import (
+    CONCURRENCY_POLL_SECONDS,
+    Grant,
+    Headroom,
+    LimiterState,
+    RateLimits,
+    Report,
+    exchange,
+)
 from connector.domain.xero_records import RateLimitHeadroom
-from connector.errors import RateLimitedError, RetryableError
+from connector.errors import RateLimitedError
 from connector.settings import Settings
 
-T = TypeVar("T")
+__all__ = [
+    "BlobLimiterBackend",
+    "Decision",
+    "Headroom",
+    "LimiterBackend",
+    "LimiterState",
+    "Permit",
+    "RateLimiter",
+    "RateLimits",
+    "Slot",
+    "blob_rate_limiter",
+    "rate_limiter_from_settings",
+]
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+Timer = Callable[[float, Callable[[], None]], object]
 
-WINDOW_SECONDS = 60.0
 DEFAULT_CONTAINER = "xero-rate-limits"
-# How long to wait before looking again when only the concurrency cap is in the way.
-CONCURRENCY_POLL_SECONDS = 0.25
+LINGER_SECONDS = 1.0
+# How often an async caller looks again while this instance's own calls fill its concurrency.
+LOCAL_POLL_SECONDS = 0.02
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RateLimits:
-    per_minute: int = 60
-    concurrent: int = 5
-    per_day: int = 5000
-    # A slot whose holder crashed frees itself after this long.
-    slot_ttl_seconds: float = 120.0
+def _daemon_timer(delay: float, callback: Callable[[], None]) -> object:
+    timer = threading.Timer(delay, callback)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
-class LimiterState(BaseModel):
-    """One tenant's view of its budget, stored as JSON."""
-
-    recent: list[float] = Field(default_factory=list, description="Start times of calls in the last minute.")
-    day: str = ""
-    day_count: int = 0
-    in_flight: dict[str, float] = Field(default_factory=dict, description="Slot id → when it expires.")
-    blocked_until: float = 0.0
-
-
-@dataclass(frozen=True)
-class Permit:
-    """Permission for one call; give it back with `release`."""
-
-    tenant_id: str
-    slot_id: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Either a permit, or how many seconds to wait before asking again."""
-
-    permit: Permit | None
-    wait_seconds: float
-
-
-def _utc_day(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
-
-
-def _seconds_to_next_utc_day(now: float) -> float:
-    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    return max(0.0, midnight.timestamp() - now)
-
-
-def _tidy(state: LimiterState, now: float) -> LimiterState:
-    """Forget what no longer counts: calls older than a minute, expired slots, yesterday."""
-    day = _utc_day(now)
-    return LimiterState(
-        recent=sorted(t for t in state.recent if t > now - WINDOW_SECONDS),
-        day=day,
-        day_count=state.day_count if state.day == day else 0,
-        in_flight={slot: until for slot, until in state.in_flight.items() if until > now},
-        blocked_until=state.blocked_until if state.blocked_until > now else 0.0,
-    )
-
-
-def decide(state: LimiterState, now: float, limits: RateLimits, slot_id: str) -> tuple[LimiterState, float]:
-    """Take a slot if every limit allows it (wait 0), else say how long until one might."""
-    state = _tidy(state, now)
-    if state.blocked_until > now:
-        return state, state.blocked_until - now
-    if state.day_count >= limits.per_day:
-        return state, _seconds_to_next_utc_day(now)
-    if len(state.recent) >= limits.per_minute:
-        return state, state.recent[len(state.recent) - limits.per_minute] + WINDOW_SECONDS - now
-    if len(state.in_flight) >= limits.concurrent:
-        return state, min(CONCURRENCY_POLL_SECONDS, min(state.in_flight.values()) - now)
-    state.recent.append(now)
-    state.day_count += 1
-    state.in_flight[slot_id] = now + limits.slot_ttl_seconds
-    return state, 0.0
-
-
-def observe(state: LimiterState, now: float, limits: RateLimits, headroom: RateLimitHeadroom) -> LimiterState:
-    """Tighten our view with Xero's own remaining counts (other apps' calls are invisible to us)."""
-    state = _tidy(state, now)
-    if headroom.minute_remaining is not None:
-        used = limits.per_minute - max(0, headroom.minute_remaining)
-        missing = used - len(state.recent)
-        if missing > 0:
-            state.recent.extend([now] * missing)  # unseen calls: assume they just happened
-    if headroom.day_remaining is not None:
-        state.day_count = max(state.day_count, limits.per_day - max(0, headroom.day_remaining))
-    return state
-
-
-def block(state: LimiterState, now: float, retry_after: float) -> LimiterState:
-    """Xero said 429: nobody calls this tenant before Retry-After has passed."""
-    state = _tidy(state, now)
-    state.blocked_until = max(state.blocked_until, now + retry_after)
-    return state
-
-
-class LimiterBackend(Protocol):
-    """Atomic read-modify-write of one tenant's state."""
-
-    def update(self, tenant_id: str, change: Callable[[LimiterState], tuple[LimiterState, T]]) -> T: ...
-
-
-class BlobLimiterBackend:
-    """One blob per tenant, written only if its ETag is unchanged: no process loses another's calls."""
-
-    def __init__(self, service: BlobServiceClient, container: str, *, max_attempts: int = 30) -> None:
-        self._container = ensure_container(service, container)
-        self._max_attempts = max_attempts
-
-    def update(self, tenant_id: str, change: Callable[[LimiterState], tuple[LimiterState, T]]) -> T:
-        blob = self._container.get_blob_client(f"{tenant_id}.json")
-        for attempt in range(self._max_attempts):
-            try:
-                download = blob.download_blob()
-                state = LimiterState.model_validate(json.loads(download.readall()))
-                etag: str | None = download.properties.etag
-            except ResourceNotFoundError:
-                state, etag = LimiterState(), None
-            new_state, result = change(state)
-            data = new_state.model_dump_json().encode()
-            try:
-                if etag is None:
-                    blob.upload_blob(data, overwrite=False)  # create only if nobody else did
-                else:
-                    blob.upload_blob(
-                        data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified
-                    )
-                return result
-            except HttpResponseError as exc:
-                if exc.status_code not in (409, 412):
-                    raise
-                time.sleep(0.01 * (attempt + 1))  # lost the race: re-read and try again
-        raise RetryableError("rate-limit state is too contended; try again")
-
-
-def _stop_if_beyond(decision: Decision, waited: float, max_wait: float) -> None:
-    """Never wait past `max_wait` in all: say how long instead, so the caller can come back then."""
-    if waited + decision.wait_seconds > max_wait:
-        raise RateLimitedError(
-            "Xero call budget for this organisation is used up for now",
-            retry_after=decision.wait_seconds,
-            problem="local",
-        )
-
-
-@dataclass
-class Slot:
-    """What `slot()` yields. Set `headroom` from the Xero response so the shared view tightens."""
-
-    permit: Permit
-    headroom: RateLimitHeadroom | None = field(default=None)
+def as_headroom(headroom: RateLimitHeadroom | Headroom | None) -> Headroom | None:
+    if headroom is None or isinstance(headroom, Headroom):
+        return headroom
+    return Headroom(window_remaining=headroom.minute_remaining, day_remaining=headroom.day_remaining)
 
 
 class RateLimiter:
-    """The per-tenant limiter. Sync methods do one state update each; async ones wait (bounded)."""
+    """One instance's view of a family of budgets (one per tenant or user), all with the same limits."""
 
     def __init__(
         self,
@@ -199,65 +88,204 @@ class RateLimiter:
         *,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
+        linger_seconds: float | None = LINGER_SECONDS,
+        timer: Timer = _daemon_timer,
+        service: str = "Xero",
+        instance_id: str | None = None,
     ) -> None:
         self._backend = backend
         self.limits = limits or RateLimits()
         self._clock = clock
         self._sleep = sleep
+        self._linger = linger_seconds
+        self._timer = timer
+        self._service = service
+        self.instance_id = instance_id or uuid.uuid4().hex[:16]
+        self._budgets: dict[str, LocalBudget] = {}
+        self._guard = threading.Lock()
 
-    # --- one-shot operations ------------------------------------------------------------------
+    def _budget(self, key: str) -> LocalBudget:
+        with self._guard:
+            budget = self._budgets.get(key)
+            if budget is None:
+                budget = self._budgets[key] = LocalBudget(self.limits)
+            return budget
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def _write(self, key: str, budget: LocalBudget, report: Report) -> Grant:
+        """Send one report (the caller holds `budget.io`); the fast path pauses while it is in flight."""
+        try:
+            grant = self._backend.update(key, lambda state: exchange(state, report, self.limits))
+        except BaseException:
+            with budget.mutex:
+                budget.writing = False  # what the report carried is lost: the shared view stays cautious
+                budget.changed.notify_all()
+            raise
+        with budget.mutex:
+            budget.apply(report, grant)
+            budget.writing = False
+            budget.changed.notify_all()
+        return grant
+
+    def _refill(self, key: str, budget: LocalBudget) -> Decision:
+        """Ask the shared state for a new lease, unless another thread just got one."""
+        with budget.io:
+            with budget.mutex:
+                decision = budget.take(key, self._clock())
+                if decision is not None:
+                    return decision
+                report = budget.report(
+                    self.instance_id, self._clock(), want=self.limits.lease_calls, close=True
+                )
+                budget.writing = True
+            grant = self._write(key, budget, report)
+            with budget.mutex:
+                decision = budget.take(key, self._clock())
+            if decision is not None:
+                return decision
+            if grant.wait <= 0:  # granted, but not usable yet (say, our own calls fill the hold)
+                return Decision(None, CONCURRENCY_POLL_SECONDS, "local")
+            return Decision(None, grant.wait, grant.reason)
+
+    def _sync(self, key: str, budget: LocalBudget, *, close: bool, block_for: float = 0.0) -> None:
+        """A write that asks for nothing: deliver what is pending, resize the hold, maybe block."""
+        with budget.io:
+            with budget.mutex:
+                report = budget.report(
+                    self.instance_id, self._clock(), want=0, close=close, block_for=block_for
+                )
+                budget.writing = True
+            self._write(key, budget, report)
+
+    # --- one-shot operations -------------------------------------------------------------------
 
     def try_acquire(self, tenant_id: str) -> Decision:
-        slot_id = uuid.uuid4().hex
-        now = self._clock()
-        wait = self._backend.update(tenant_id, lambda s: decide(s, now, self.limits, slot_id))
-        return Decision(Permit(tenant_id, slot_id) if wait <= 0 else None, max(0.0, wait))
+        """A permit now, or how long to wait: local when the lease allows, else one write."""
+        budget = self._budget(tenant_id)
+        with budget.mutex:
+            decision = budget.take(tenant_id, self._clock())
+        return decision if decision is not None else self._refill(tenant_id, budget)
 
-    def release(self, permit: Permit, headroom: RateLimitHeadroom | None = None) -> None:
-        now = self._clock()
+    def release(self, permit: Permit, headroom: RateLimitHeadroom | Headroom | None = None) -> None:
+        budget = self._budget(permit.tenant_id)
+        write_now, generation = budget.release_local(permit.slot_id, self._clock(), as_headroom(headroom))
+        if write_now:
+            self._sync(permit.tenant_id, budget, close=False)
+        if generation is not None:
+            self._schedule_flush(permit.tenant_id, budget, generation)
 
-        def change(state: LimiterState) -> tuple[LimiterState, None]:
-            state = _tidy(state, now)
-            state.in_flight.pop(permit.slot_id, None)
-            if headroom is not None:
-                state = observe(state, now, self.limits, headroom)
-            return state, None
-
-        self._backend.update(permit.tenant_id, change)
-
-    def observe(self, tenant_id: str, headroom: RateLimitHeadroom) -> None:
-        now = self._clock()
-        self._backend.update(tenant_id, lambda s: (observe(s, now, self.limits, headroom), None))
+    def observe(self, tenant_id: str, headroom: RateLimitHeadroom | Headroom) -> None:
+        budget = self._budget(tenant_id)
+        with budget.mutex:
+            urgent = budget.note_headroom(self._clock(), as_headroom(headroom))
+        if urgent:
+            self._sync(tenant_id, budget, close=False)
 
     def rate_limited(self, tenant_id: str, retry_after: float) -> None:
-        now = self._clock()
-        self._backend.update(tenant_id, lambda s: (block(s, now, retry_after), None))
+        """The server said 429: nobody, in any instance, calls before Retry-After has passed."""
+        budget = self._budget(tenant_id)
+        with budget.mutex:
+            budget.blocked_until = max(budget.blocked_until, self._clock() + retry_after)
+        self._sync(tenant_id, budget, close=True, block_for=retry_after)
 
-    # --- waiting ------------------------------------------------------------------------------
+    # --- idle flush ----------------------------------------------------------------------------
+
+    def _schedule_flush(self, key: str, budget: LocalBudget, generation: int) -> None:
+        with budget.mutex:
+            pending = budget.pending()
+        if pending and self._linger is not None:
+            self._timer(self._linger, lambda: self._flush_if_idle(key, budget, generation))
+
+    def _flush_if_idle(self, key: str, budget: LocalBudget, generation: int) -> None:
+        with budget.mutex:
+            if generation != budget.generation or budget.running or budget.waiters:
+                return  # busy again: the next write carries it all
+        try:
+            self._sync(key, budget, close=True)
+        except Exception:  # a timer thread has nobody to raise to; the hold expires by itself
+            log.warning("could not hand back an idle %s rate-limit lease", self._service, exc_info=True)
+
+    def flush(self) -> None:
+        """Hand back every unused lease and idle hold now (tests, shutdown)."""
+        with self._guard:
+            budgets = list(self._budgets.items())
+        for key, budget in budgets:
+            self._sync(key, budget, close=True)
+
+    # --- waiting -------------------------------------------------------------------------------
+
+    @contextmanager
+    def waiting(self, tenant_id: str) -> Iterator[LocalBudget]:
+        """Count a caller that means to call soon, so this instance asks for enough concurrency."""
+        budget = self._budget(tenant_id)
+        with budget.mutex:
+            budget.waiters += 1
+        try:
+            yield budget
+        finally:
+            with budget.mutex:
+                budget.waiters -= 1
+                generation = budget.idle_generation()
+            if generation is not None:
+                self._schedule_flush(tenant_id, budget, generation)
+
+    def _limited(self, decision: Decision) -> RateLimitedError:
+        return RateLimitedError(
+            f"{self._service} call budget is used up for now",
+            retry_after=decision.wait_seconds,
+            problem="local",
+        )
 
     def acquire_blocking(
         self, tenant_id: str, max_wait: float = 5.0, sleep: Callable[[float], None] = time.sleep
     ) -> Permit:
-        """`acquire` for synchronous callers (the Xero SDK runs in worker threads)."""
-        waited = 0.0
-        while True:
-            decision = self.try_acquire(tenant_id)
-            if decision.permit is not None:
-                return decision.permit
-            _stop_if_beyond(decision, waited, max_wait)
-            sleep(decision.wait_seconds)
-            waited += decision.wait_seconds
-
-    async def acquire(self, tenant_id: str, max_wait: float = 5.0) -> Permit:
         """A permit, waiting at most `max_wait` s in all; else RateLimitedError(retry_after=N)."""
         waited = 0.0
-        while True:
-            decision = await asyncio.to_thread(self.try_acquire, tenant_id)
-            if decision.permit is not None:
-                return decision.permit
-            _stop_if_beyond(decision, waited, max_wait)
-            await self._sleep(decision.wait_seconds)
-            waited += decision.wait_seconds
+        with self.waiting(tenant_id) as budget:
+            while True:
+                decision = self.try_acquire(tenant_id)
+                if decision.permit is not None:
+                    return decision.permit
+                if waited + decision.wait_seconds > max_wait:
+                    raise self._limited(decision)
+                if decision.reason == "local":  # our own calls: woken as soon as one ends
+                    started = time.monotonic()
+                    with budget.mutex:
+                        budget.changed.wait(decision.wait_seconds)
+                    waited += time.monotonic() - started
+                    continue
+                sleep(decision.wait_seconds)
+                waited += decision.wait_seconds
+
+    async def acquire(self, tenant_id: str, max_wait: float = 5.0) -> Permit:
+        """`acquire_blocking` for async callers: storage writes run in a worker thread."""
+        waited = 0.0
+        with self.waiting(tenant_id) as budget:
+            while True:
+                with budget.mutex:
+                    decision = budget.take(tenant_id, self._clock())
+                if decision is None:
+                    decision = await asyncio.to_thread(self._refill, tenant_id, budget)
+                if decision.permit is not None:
+                    return decision.permit
+                if waited + decision.wait_seconds > max_wait:
+                    raise self._limited(decision)
+                wait = LOCAL_POLL_SECONDS if decision.reason == "local" else decision.wait_seconds
+                await self._sleep(wait)
+                waited += wait
+
+    async def arelease(self, permit: Permit, headroom: RateLimitHeadroom | Headroom | None = None) -> None:
+        """`release` for async callers: only a write that cannot wait leaves the event loop."""
+        budget = self._budget(permit.tenant_id)
+        write_now, generation = budget.release_local(permit.slot_id, self._clock(), as_headroom(headroom))
+        if write_now:
+            await asyncio.to_thread(self._sync, permit.tenant_id, budget, close=False)
+        if generation is not None:
+            self._schedule_flush(permit.tenant_id, budget, generation)
+
+    async def arate_limited(self, tenant_id: str, retry_after: float) -> None:
+        await asyncio.to_thread(self.rate_limited, tenant_id, retry_after)
 
     @asynccontextmanager
     async def slot(self, tenant_id: str, max_wait: float = 5.0) -> AsyncIterator[Slot]:
@@ -267,19 +295,27 @@ class RateLimiter:
             yield slot
         except RateLimitedError as exc:
             if exc.problem != "local":
-                await asyncio.to_thread(self.rate_limited, tenant_id, exc.retry_after)
+                await self.arate_limited(tenant_id, exc.retry_after)
             raise
         finally:
-            await asyncio.to_thread(self.release, slot.permit, slot.headroom)
+            await self.arelease(slot.permit, slot.headroom)
+
+
+@dataclass
+class Slot:
+    """What `slot()` yields. Set `headroom` from the response so the shared view tightens."""
+
+    permit: Permit
+    headroom: RateLimitHeadroom | Headroom | None = field(default=None)
 
 
 def blob_rate_limiter(
     service: BlobServiceClient, container: str = DEFAULT_CONTAINER, limits: RateLimits | None = None
 ) -> RateLimiter:
-    """The production limiter: state in `container`, one blob per tenant."""
+    """The production Xero limiter: state in `container`, one blob per tenant."""
     return RateLimiter(BlobLimiterBackend(service, container), limits)
 
 
 def rate_limiter_from_settings(settings: Settings, limits: RateLimits | None = None) -> RateLimiter:
-    """The production limiter, in the connector's storage account."""
+    """The production Xero limiter, in the connector's storage account."""
     return blob_rate_limiter(blob_service_from_settings(settings), DEFAULT_CONTAINER, limits)

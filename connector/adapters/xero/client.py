@@ -17,7 +17,6 @@ from xero_python.accounting import (
     Allocation,
     Allocations,
     Contacts,
-    CreditNotes,
     Invoice,
     Invoices,
     Items,
@@ -29,20 +28,16 @@ from connector.adapters.storage.token_store import TokenStore
 from connector.adapters.xero import convert
 from connector.adapters.xero.auth import configure_token_endpoints
 from connector.adapters.xero.errors import XeroApiError, raise_if_invalid
-from connector.adapters.xero.session import XeroSession
+from connector.adapters.xero.reference_data import XeroReferenceReads, apply_tracking
 from connector.domain.xero_records import (
     RateLimitHeadroom,
-    XeroAccount,
-    XeroBrandingTheme,
     XeroContact,
     XeroContactDraft,
     XeroCreditNote,
-    XeroCreditNoteDraft,
     XeroInvoice,
     XeroInvoiceDraft,
     XeroItem,
     XeroItemDraft,
-    XeroTaxRate,
 )
 from connector.errors import (
     NotFoundError,
@@ -54,7 +49,14 @@ T = TypeVar("T")
 InvoiceStatusChange = Literal["DELETED", "VOIDED", "AUTHORISED", "SUBMITTED"]
 
 ITEM_CODES_PER_QUERY = 20
+IDS_PER_QUERY = 50  # the IDs filter is reported to hold about 52 GUIDs (XeroAPI/Xero-Java#328)
 URLS_PER_QUERY = 15  # each Url clause is ~100 characters: stay under common 2 KB query-string limits
+
+
+def _invoice_to_sdk(draft: XeroInvoiceDraft, invoice_id: str | None = None) -> Invoice:
+    invoice = convert.invoice_to_sdk(draft, invoice_id)
+    apply_tracking(invoice.line_items, draft.line_items)  # I15: tracking goes by category and option name
+    return invoice
 
 
 class XeroTenantConnection(BaseModel):
@@ -68,7 +70,7 @@ class XeroTenantConnection(BaseModel):
     tenant_name: str | None = None
 
 
-class XeroClient(XeroSession):
+class XeroClient(XeroReferenceReads):
     """Xero for one connection (one organisation). Converts domain records ⇄ SDK models."""
 
     # --- contacts -----------------------------------------------------------------------------
@@ -91,6 +93,15 @@ class XeroClient(XeroSession):
         if not result.contacts:
             raise NotFoundError("Xero get_contact: not found")
         return convert.contact_from_sdk(result.contacts[0])
+
+    def get_contacts_by_ids(self, contact_ids: list[str]) -> list[XeroContact]:
+        """Many contacts with their balances, IDS_PER_QUERY per call."""
+        found: list[XeroContact] = []
+        for start in range(0, len(contact_ids), IDS_PER_QUERY):
+            ids = contact_ids[start : start + IDS_PER_QUERY]
+            result = self._call("get_contacts", self._accounting.get_contacts, self.tenant_id, i_ds=ids)
+            found += [convert.contact_from_sdk(contact) for contact in (result.contacts or [])]
+        return found
 
     def create_contact(self, draft: XeroContactDraft, idempotency_key: str) -> XeroContact:
         body = Contacts(contacts=[convert.contact_to_sdk(draft)])
@@ -183,7 +194,7 @@ class XeroClient(XeroSession):
         kwargs: dict[str, Any] = {"summarize_errors": summarize_errors, "idempotency_key": idempotency_key}
         if any(draft.unit_dp == 4 for draft in drafts):
             kwargs["unitdp"] = 4
-        body = Invoices(invoices=[convert.invoice_to_sdk(draft) for draft in drafts])
+        body = Invoices(invoices=[_invoice_to_sdk(draft) for draft in drafts])
         result = self._call(
             "create_invoices", self._accounting.create_invoices, self.tenant_id, body, **kwargs
         )
@@ -207,7 +218,7 @@ class XeroClient(XeroSession):
         kwargs: dict[str, Any] = {"idempotency_key": idempotency_key}
         if draft.unit_dp == 4:
             kwargs["unitdp"] = 4
-        body = Invoices(invoices=[convert.invoice_to_sdk(draft, invoice_id)])
+        body = Invoices(invoices=[_invoice_to_sdk(draft, invoice_id)])
         result = self._call(
             "update_invoice", self._accounting.update_invoice, self.tenant_id, invoice_id, body, **kwargs
         )
@@ -220,6 +231,15 @@ class XeroClient(XeroSession):
         if not result.invoices:
             raise NotFoundError("Xero get_invoice: not found")
         return convert.invoice_from_sdk(result.invoices[0])
+
+    def get_invoices_by_ids(self, invoice_ids: list[str]) -> list[XeroInvoice]:
+        """Many invoices, IDS_PER_QUERY per call (the IDs filter)."""
+        found: list[XeroInvoice] = []
+        for start in range(0, len(invoice_ids), IDS_PER_QUERY):
+            ids = invoice_ids[start : start + IDS_PER_QUERY]
+            result = self._call("get_invoices", self._accounting.get_invoices, self.tenant_id, i_ds=ids)
+            found += [convert.invoice_from_sdk(invoice) for invoice in (result.invoices or [])]
+        return found
 
     def get_invoices_modified_since(self, since: dt.datetime, page: int = 1) -> list[XeroInvoice]:
         """One page (up to 100) of invoices changed since `since`, oldest change first. Naive means UTC."""
@@ -271,20 +291,6 @@ class XeroClient(XeroSession):
 
     # --- credit notes -------------------------------------------------------------------------
 
-    def create_credit_note(self, draft: XeroCreditNoteDraft, idempotency_key: str) -> XeroCreditNote:
-        body = CreditNotes(credit_notes=[convert.credit_note_to_sdk(draft)])
-        result = self._call(
-            "create_credit_notes",
-            self._accounting.create_credit_notes,
-            self.tenant_id,
-            body,
-            summarize_errors=False,
-            idempotency_key=idempotency_key,
-        )
-        notes = list(result.credit_notes or [])
-        raise_if_invalid(notes)
-        return convert.credit_note_from_sdk(notes[0])
-
     def allocate_credit_note(
         self,
         credit_note_id: str,
@@ -315,20 +321,6 @@ class XeroClient(XeroSession):
             where=convert.where_equals("Reference", reference),
         )
         return [convert.credit_note_from_sdk(note) for note in (result.credit_notes or [])]
-
-    # --- reference data -----------------------------------------------------------------------
-
-    def get_tax_rates(self) -> list[XeroTaxRate]:
-        result = self._call("get_tax_rates", self._accounting.get_tax_rates, self.tenant_id)
-        return [convert.tax_rate_from_sdk(rate) for rate in (result.tax_rates or [])]
-
-    def get_accounts(self) -> list[XeroAccount]:
-        result = self._call("get_accounts", self._accounting.get_accounts, self.tenant_id)
-        return [convert.account_from_sdk(account) for account in (result.accounts or [])]
-
-    def get_branding_themes(self) -> list[XeroBrandingTheme]:
-        result = self._call("get_branding_themes", self._accounting.get_branding_themes, self.tenant_id)
-        return [convert.branding_theme_from_sdk(theme) for theme in (result.branding_themes or [])]
 
     def get_connections(self) -> list[XeroTenantConnection]:
         """The organisations this connection's token may use (GET /connections)."""

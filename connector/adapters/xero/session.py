@@ -30,6 +30,7 @@ from connector.adapters.xero.errors import headroom_from_headers, http_status, m
 from connector.domain.xero_records import RateLimitHeadroom
 from connector.errors import AuthorisationError, RateLimitedError
 from connector.settings import Settings
+from connector.telemetry import record_xero_call
 
 
 def build_api_client(settings: Settings) -> ApiClient:
@@ -103,6 +104,7 @@ class XeroSession:
 
     def _record(self, operation: str, headers: Mapping[str, Any] | None) -> None:
         headroom = headroom_from_headers(headers)
+        record_xero_call(operation, self.connection_id, headers, headroom.day_remaining if headroom else None)
         with self._lock:
             self.call_counts[operation] += 1
             if headroom is not None:

@@ -20,6 +20,15 @@ class LineKind(StrEnum):
     NOTE = "note"  # a write-in with quantity 0 and amount 0: description only
 
 
+# Only lines with money carry account codes, tax types and tracking (I15): bundle children and notes
+# are description-only lines in Xero.
+PRICED_KINDS = frozenset({LineKind.PRODUCT, LineKind.BUNDLE, LineKind.WRITE_IN})
+
+
+def carries_tracking(kind: LineKind) -> bool:
+    return kind in PRICED_KINDS
+
+
 def item_code(product: Product) -> str:
     """The Xero item code for a product: its product number, cut to Xero's 30 characters."""
     return product.number.strip()[:ITEM_CODE_MAX]

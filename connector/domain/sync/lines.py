@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict
 from connector.domain.dynamics import ConnectionSettings, Invoice, InvoiceLine
 from connector.domain.sync.line_kinds import LineKind, item_code, ordered_lines
 from connector.domain.sync.money import needs_four_dp, round_money, round_to_dp
-from connector.domain.xero_records import XeroItem, XeroLineItem
+from connector.domain.xero_records import XeroItem, XeroLineItem, XeroLineTracking
 
 NO_DESCRIPTION = "(no description)"  # Xero needs at least one character on a description-only line
+MAX_TRACKING = 2  # Xero: two tracking categories per line
 
 
 class LineItems(BaseModel):
@@ -37,6 +38,20 @@ class _Priced(BaseModel):
     item_code: str | None
     account_code: str | None
     tax_type: str | None
+    tracking: tuple[XeroLineTracking, ...] = ()
+
+
+def line_tracking(line: InvoiceLine, connection: ConnectionSettings) -> tuple[XeroLineTracking, ...]:
+    """I15: the line's own options, then the connection's default for each category the line leaves
+    empty; at most two. Only options whose names are known (resolved from reference data) are sent."""
+    chosen: list[XeroLineTracking] = []
+    categories: set[str] = set()
+    for pick in (*line.tracking, *connection.default_tracking):
+        if not pick.category or not pick.option or pick.category.casefold() in categories:
+            continue
+        categories.add(pick.category.casefold())
+        chosen.append(XeroLineTracking(category=pick.category, option=pick.option))
+    return tuple(chosen[:MAX_TRACKING])
 
 
 def line_description(line: InvoiceLine) -> str:
@@ -92,6 +107,7 @@ def _priced(
         item_code=item.code if item is not None else None,
         account_code=account,
         tax_type=tax,
+        tracking=line_tracking(line, connection),
     )
 
 
@@ -131,6 +147,7 @@ def build_line_items(
             account_code=entry.account_code,
             tax_type=entry.tax_type,
             discount_amount=entry.discount_amount,
+            tracking=entry.tracking,
         )
         for entry in entries
     ]

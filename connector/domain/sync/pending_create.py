@@ -5,6 +5,10 @@ writes and the Sales UI's line saves bump that number without changing what is s
 one logical create carries one key for as long as Xero keeps it, and a user's edit (a new draft) gets a
 new key. The record is written before the create is sent and cleared only by positive evidence: the
 write-back of the created invoice, a lookup in Xero that found it, or Xero refusing that create.
+
+Xero replays a refused create's answer for as long as it keeps the key, so after a refusal the record
+becomes "refused N" and the next keys carry that generation: a fix made in Xero itself (a currency
+enabled, an account unarchived) is not met by the old refusal.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from connector.domain.sync.invoice import idempotency_key
 from connector.domain.xero_records import XeroInvoiceDraft
 
 FINGERPRINT_LENGTH = 16
+_REFUSED = "refused"
 
 
 def draft_fingerprint(draft: XeroInvoiceDraft) -> str:
@@ -34,15 +39,33 @@ class PendingCreate:
 
     @classmethod
     def decode(cls, raw: str | None) -> PendingCreate | None:
-        if not raw or " " not in raw:
+        if not raw or " " not in raw or raw.startswith(_REFUSED):
             return None
         key, fingerprint = raw.rsplit(" ", 1)
         return cls(key, fingerprint)
 
     @classmethod
-    def for_draft(cls, draft: XeroInvoiceDraft, connection_id: UUID, invoice_id: UUID) -> PendingCreate:
+    def for_draft(
+        cls, draft: XeroInvoiceDraft, connection_id: UUID, invoice_id: UUID, generation: int = 0
+    ) -> PendingCreate:
         fingerprint = draft_fingerprint(draft)
-        return cls(idempotency_key(connection_id, invoice_id, "create", fingerprint), fingerprint)
+        revision = f"{fingerprint}:{generation}" if generation else fingerprint
+        return cls(idempotency_key(connection_id, invoice_id, "create", revision), fingerprint)
+
+
+def refused_generation(raw: str | None) -> int:
+    """How many creates of this invoice Xero refused (0 when none, or while one is pending)."""
+    if not raw or not raw.startswith(_REFUSED):
+        return 0
+    try:
+        return int(raw.split(" ", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def refused_marker(raw: str | None) -> str:
+    """The record after Xero refused a create: the next generation of keys."""
+    return f"{_REFUSED} {refused_generation(raw) + 1}"
 
 
 def batch_key(connection_id: UUID, element_keys: list[str]) -> str:

@@ -314,7 +314,8 @@ async def test_x3_replayed_delete_never_deletes_or_voids_twice(scenario: str) ->
 
 async def test_x3_replay_after_a_crash_before_the_credit_note_was_recorded_adopts_it() -> None:
     s = setup("AUTHORISED")
-    s.world.dataverse.fail_next["update_xero_details"] = RetryableError("Dataverse 503")
+    # The pending credit note is recorded; the write after Xero created it fails.
+    s.world.dataverse.fail_calls["update_xero_details"] = [None, RetryableError("Dataverse 503")]
 
     with pytest.raises(RetryableError):
         await cancel_invoice(message(), s.deps)

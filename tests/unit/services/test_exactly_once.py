@@ -90,8 +90,8 @@ async def test_o7_a_create_xero_refuses_is_forgotten_so_the_fixed_invoice_is_cre
     world.dataverse.add(invoice(), details())
     world.xero.reject_with = ["The currency XYZ is not enabled."]
     assert await sync_invoice(message(), world.deps) == SyncResult.FAILED
-    assert world.dataverse.details[f.INVOICE_ID].pending_create is None
-    world.xero.reject_with = None
+    assert world.dataverse.details[f.INVOICE_ID].pending_create == "refused 1"  # nothing pending
+    world.xero.reject_with = None  # fixed in Xero itself: the same draft must not meet the old refusal
     world.dataverse.details[f.INVOICE_ID] = world.dataverse.details[f.INVOICE_ID].model_copy(
         update={"export_status": ExportStatus.NO}
     )

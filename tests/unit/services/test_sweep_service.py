@@ -19,6 +19,9 @@ from tests.unit.services.test_sync_invoice_service import NOW, World, invoice, m
 
 def backlog(world: World, count: int, **overrides: object) -> list[uuid.UUID]:
     ids = []
+    for index in range(3):  # the Xero contacts the backlog's customers remember
+        if f"c-{index}" not in world.xero.contacts:
+            world.xero.add_contact(f"Customer {index}", contact_id=f"c-{index}")
     for index in range(count):
         invoice_id = uuid.uuid5(f.NS, f"backlog-{index}")
         customer = f.customer(
@@ -123,6 +126,7 @@ async def test_o3_rate_limit_mid_batch_releases_every_claim() -> None:
 
 async def test_i1_sweep_sets_up_new_invoices_whose_webhooks_were_all_lost() -> None:
     world = make_world()
+    world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     world.dataverse.add(invoice(customer=f.customer(xero_contact_id="c-1"), connection_id=None), None)
     totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
     assert totals == {"created": 1}

@@ -114,6 +114,7 @@ async def test_i7_created_invoice_is_written_back_where_the_user_looks() -> None
 
 async def test_steady_state_costs_one_xero_call_per_invoice() -> None:
     world = make_world()
+    world.xero.add_contact("A. Datum Corporation", contact_id="known-contact")  # the contact it remembers
     customer = f.customer(xero_contact_id="known-contact")
     world.dataverse.add(invoice(customer=customer), details())
     await sync_invoice(message(), world.deps)
@@ -283,6 +284,7 @@ async def test_i6_missing_item_is_created_once_and_then_cached() -> None:
 
 async def test_c2_revoked_authorisation_marks_the_connection_once_and_invoices_wait() -> None:
     world = make_world()
+    world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     second = f.uid("second-invoice")
     world.dataverse.add(invoice(customer=f.customer(xero_contact_id="c-1")), details())
     world.dataverse.add(
@@ -316,6 +318,7 @@ async def test_c2_revoked_authorisation_marks_the_connection_once_and_invoices_w
 
 async def test_i4_rounding_difference_is_reported_in_sync_history() -> None:
     world = make_world()
+    world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     world.dataverse.add(
         invoice(
             customer=f.customer(xero_contact_id="c-1"),
@@ -346,6 +349,7 @@ async def test_deleted_invoice_is_gone_quietly() -> None:
 
 async def test_i11_ready_to_update_pushes_changes_when_allowed() -> None:
     world = make_world(f.connection(is_default=True, allow_invoice_update=True))
+    world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     world.dataverse.add(
         invoice(customer=f.customer(xero_contact_id="c-1")),
         details(export_status=ExportStatus.NO),
@@ -404,6 +408,7 @@ async def test_o2_giving_up_marks_the_invoice_failed_with_sync_history() -> None
 
 async def test_i1_new_invoice_costs_four_dataverse_calls_its_details_born_claimed() -> None:
     world = make_world()
+    world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     world.dataverse.add(invoice(connection_id=None, customer=f.customer(xero_contact_id="c-1")), None)
     assert await sync_invoice(message("Update"), world.deps) == SyncResult.CREATED
     assert dict(world.dataverse.calls) == {

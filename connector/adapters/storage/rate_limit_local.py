@@ -1,0 +1,181 @@
+"""One instance's share of one budget: its lease, its running calls and what its next write must say."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from connector.adapters.storage.rate_limit_state import (
+    CONCURRENCY_POLL_SECONDS,
+    Grant,
+    Headroom,
+    Observed,
+    RateLimits,
+    Report,
+    round_up,
+)
+
+MAX_CONCURRENCY_POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Permission for one call; give it back with `release`."""
+
+    tenant_id: str
+    slot_id: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Either a permit, or how many seconds to wait before asking again (and why)."""
+
+    permit: Permit | None
+    wait_seconds: float
+    reason: str = ""
+
+
+@dataclass
+class LocalBudget:
+    """`mutex` guards every field and is never held across I/O; `io` lets one write run at a time.
+
+    Methods other than `release_local` expect the caller to hold `mutex`.
+    """
+
+    limits: RateLimits
+    mutex: threading.Lock = field(default_factory=threading.Lock)
+    io: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(init=False)
+    writing: bool = False
+    lease_left: int = 0
+    lease_value: float = 0.0
+    lease_until: float = 0.0
+    lease_day: str = ""
+    settle: list[float] = field(default_factory=list)
+    drop: int = 0
+    running: dict[str, float] = field(default_factory=dict)  # permit → when a leaked permit stops counting
+    hold: int = 0
+    blocked_until: float = 0.0
+    retry_at: float = 0.0  # the shared state has no call for us before this
+    reason: str = ""
+    others_waiting: bool = False
+    fair_share: int = 1
+    seen_count: int = 0
+    seen_day_count: int = 0
+    concurrency_polls: int = 0
+    waiters: int = 0
+    headroom: Observed | None = None
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.mutex)
+
+    def take(self, key: str, now: float) -> Decision | None:
+        """A permit or a wait decided locally; None when only a write can tell."""
+        self.running = {slot: until for slot, until in self.running.items() if until > now}
+        if self.blocked_until > now:
+            return Decision(None, self.blocked_until - now, "blocked")
+        if self.writing:
+            return None
+        if self.lease_left > 0 and now <= self.lease_until:
+            if len(self.running) < self.hold:
+                slot = uuid.uuid4().hex
+                self.lease_left -= 1
+                self.running[slot] = now + self.limits.slot_ttl_seconds
+                self.settle.append(round_up(now, self.limits.resolution_seconds))
+                return Decision(Permit(key, slot), 0.0)
+            if self.running:  # one of our own calls ends soon; a bigger hold rides on the next refill
+                return Decision(None, CONCURRENCY_POLL_SECONDS, "local")
+            return None
+        if now < self.retry_at:
+            return Decision(None, self.retry_at - now, self.reason)
+        return None
+
+    def report(self, instance: str, now: float, *, want: int, close: bool, block_for: float = 0.0) -> Report:
+        """What the next write carries; from here on it is the write's to deliver."""
+        if close or now > self.lease_until:
+            self.drop += self.lease_left
+            self.lease_left = 0
+        running = len(self.running)
+        demand = running + (max(1, self.waiters) if want else self.waiters)
+        report = Report(
+            instance=instance,
+            now=now,
+            running=running,
+            concurrency=min(self.limits.concurrent, demand),
+            want_slots=want,
+            lease_value=self.lease_value,
+            lease_day=self.lease_day,
+            settle=tuple(self.settle),
+            drop_unused=self.drop,
+            lease_kept=self.lease_left > 0,
+            headroom=self.headroom,
+            block_for=block_for,
+        )
+        self.settle, self.drop, self.headroom = [], 0, None
+        return report
+
+    def apply(self, report: Report, grant: Grant) -> None:
+        self.hold = grant.hold
+        self.blocked_until = max(self.blocked_until, grant.blocked_until)
+        self.others_waiting, self.fair_share = grant.others_waiting, grant.fair_share
+        self.seen_count, self.seen_day_count = grant.window_count, grant.day_count
+        if grant.slots > 0:
+            self.lease_left, self.lease_value = grant.slots, grant.lease_value
+            self.lease_until, self.lease_day = grant.lease_until, grant.day
+        if report.want_slots > 0:
+            wait = grant.wait
+            if grant.reason == "concurrency":  # polling storage: back off while others hold it all
+                self.concurrency_polls += 1
+                wait = min(MAX_CONCURRENCY_POLL_SECONDS, wait * 2 ** (self.concurrency_polls - 1))
+            else:
+                self.concurrency_polls = 0
+            self.retry_at = report.now + wait if wait > 0 else 0.0
+            self.reason = grant.reason
+
+    def note_headroom(self, now: float, headroom: Headroom | None) -> bool:
+        """Keep the server's counts for the next write; True if other instances must hear them now."""
+        if headroom is None:
+            return False
+        self.headroom = Observed(now, headroom)
+        left = [n for n in (headroom.window_remaining, headroom.day_remaining) if n is not None]
+        if left and self.lease_left > max(0, min(left)):
+            self.drop += self.lease_left - max(0, min(left))  # the server will not take them
+            self.lease_left = max(0, min(left))
+        # Calls we never counted (other apps) while the budget is nearly gone: everyone must know now.
+        limits, window, day = self.limits, headroom.window_remaining, headroom.day_remaining
+        nearly_gone = limits.lease_calls
+        window_news = (
+            window is not None and window <= nearly_gone and limits.per_window - window > self.seen_count
+        )
+        day_news = (
+            day is not None
+            and day <= nearly_gone
+            and limits.per_day is not None
+            and limits.per_day - day > self.seen_day_count
+        )
+        return window_news or day_news
+
+    def release_local(self, slot_id: str, now: float, headroom: Headroom | None) -> tuple[bool, int | None]:
+        """The local part of a release: (write now?, flush generation if the instance went idle)."""
+        with self.mutex:
+            self.running.pop(slot_id, None)
+            urgent = self.note_headroom(now, headroom)
+            running = len(self.running)
+            # Someone else waits for concurrency: hand back what we hold beyond our share and our need.
+            over_share = self.hold > max(running, self.fair_share)
+            shrink = self.others_waiting and (over_share or (self.waiters == 0 and self.hold > running))
+            self.changed.notify_all()
+            return urgent or shrink, self.idle_generation()
+
+    def idle_generation(self) -> int | None:
+        """With nothing running or waiting, a new generation for the idle flush to check against."""
+        if self.running or self.waiters:
+            return None
+        self.generation += 1
+        return self.generation
+
+    def pending(self) -> bool:
+        """Anything the shared state should hear once this instance is idle."""
+        return bool(self.hold or self.lease_left or self.settle or self.drop or self.headroom)

@@ -1,0 +1,3 @@
+from tests.integration.admin.console_stack import stack
+
+__all__ = ["stack"]
