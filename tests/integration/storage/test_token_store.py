@@ -58,7 +58,7 @@ def other_instance(azurite: Any) -> BlobTokenStore:
     return BlobTokenStore(BlobServiceClient.from_connection_string(azurite.connection_string), CONTAINER)
 
 
-def test_token_set_keeps_scope_as_a_list_and_hides_secrets() -> None:
+def test_c2_token_set_keeps_scope_as_a_list_and_hides_secrets() -> None:
     token = expiring_token()
     assert token.scope == ["offline_access", "accounting.invoices"]
     assert "old-access" not in repr(token)
@@ -67,7 +67,7 @@ def test_token_set_keeps_scope_as_a_list_and_hides_secrets() -> None:
 
 
 @pytest.mark.integration
-def test_blob_store_saves_and_loads(blob_store: BlobTokenStore, other_instance: BlobTokenStore) -> None:
+def test_c2_blob_store_saves_and_loads(blob_store: BlobTokenStore, other_instance: BlobTokenStore) -> None:
     connection = str(uuid.uuid4())
     assert blob_store.get(connection) is None
     saved = fresh_token("a1", "r1")
@@ -112,19 +112,19 @@ def _concurrent_refresh(store_a: TokenStore, store_b: TokenStore) -> None:
 
 
 @pytest.mark.integration
-def test_two_instances_refreshing_at_once_refresh_once(
+def test_c2_two_instances_refreshing_at_once_refresh_once(
     blob_store: BlobTokenStore, other_instance: BlobTokenStore
 ) -> None:
     _concurrent_refresh(blob_store, other_instance)
 
 
-def test_memory_store_refreshes_once_too() -> None:
+def test_c2_memory_store_refreshes_once_too() -> None:
     store = MemoryTokenStore()
     _concurrent_refresh(store, store)
 
 
 @pytest.mark.integration
-def test_rotated_refresh_token_is_saved_before_the_new_access_token_is_returned(
+def test_c2_rotated_refresh_token_is_saved_before_the_new_access_token_is_returned(
     blob_store: BlobTokenStore, other_instance: BlobTokenStore
 ) -> None:
     connection = str(uuid.uuid4())
@@ -142,7 +142,7 @@ def test_rotated_refresh_token_is_saved_before_the_new_access_token_is_returned(
 
 
 @pytest.mark.integration
-def test_a_refresh_that_cannot_be_saved_is_never_used(blob_store: BlobTokenStore, azurite: Any) -> None:
+def test_c2_a_refresh_that_cannot_be_saved_is_never_used(blob_store: BlobTokenStore, azurite: Any) -> None:
     """If the rotated token cannot be written (our lease was lost), the new access token is not handed out."""
     connection = str(uuid.uuid4())
     blob_store.save(connection, expiring_token())
@@ -162,7 +162,7 @@ def test_a_refresh_that_cannot_be_saved_is_never_used(blob_store: BlobTokenStore
 
 
 @pytest.mark.integration
-def test_a_fresh_token_from_another_instance_is_reused_not_refreshed(
+def test_c2_a_fresh_token_from_another_instance_is_reused_not_refreshed(
     blob_store: BlobTokenStore, other_instance: BlobTokenStore
 ) -> None:
     connection = str(uuid.uuid4())
@@ -178,7 +178,7 @@ def test_a_fresh_token_from_another_instance_is_reused_not_refreshed(
 
 
 @pytest.mark.integration
-def test_refresh_without_a_stored_token_asks_for_reconnection(blob_store: BlobTokenStore) -> None:
+def test_c2_refresh_without_a_stored_token_asks_for_reconnection(blob_store: BlobTokenStore) -> None:
     with pytest.raises(AuthorisationError):
         blob_store.refresh_single_flight(str(uuid.uuid4()), lambda current: current)
 
@@ -214,7 +214,7 @@ def fetcher() -> XeroTokenFetcher:
     return XeroTokenFetcher(ApiClient(Configuration()), "client-id", "client-secret")
 
 
-def test_refresh_sends_rotating_grant_and_stores_the_new_refresh_token(
+def test_c2_refresh_sends_rotating_grant_and_stores_the_new_refresh_token(
     token_endpoint: tuple[TokenEndpoint, str],
 ) -> None:
     endpoint, _ = token_endpoint
@@ -242,7 +242,7 @@ def test_refresh_sends_rotating_grant_and_stores_the_new_refresh_token(
     assert stored.refresh_token.get_secret_value() == "rt-2"
 
 
-def test_invalid_grant_raises_authorisation_error_without_secrets(
+def test_c2_invalid_grant_raises_authorisation_error_without_secrets(
     token_endpoint: tuple[TokenEndpoint, str],
 ) -> None:
     endpoint, _ = token_endpoint
@@ -258,7 +258,7 @@ def test_invalid_grant_raises_authorisation_error_without_secrets(
 
 
 @pytest.mark.integration
-def test_invalid_grant_through_the_blob_lease_leaves_the_lease_free(
+def test_c2_invalid_grant_through_the_blob_lease_leaves_the_lease_free(
     blob_store: BlobTokenStore, token_endpoint: tuple[TokenEndpoint, str]
 ) -> None:
     endpoint, _ = token_endpoint
@@ -272,7 +272,7 @@ def test_invalid_grant_through_the_blob_lease_leaves_the_lease_free(
     assert stored is not None and stored.access_token.get_secret_value() == "after-reconnect"
 
 
-def test_custom_connection_uses_client_credentials_and_has_no_refresh_token(
+def test_c2_custom_connection_uses_client_credentials_and_has_no_refresh_token(
     token_endpoint: tuple[TokenEndpoint, str],
 ) -> None:
     endpoint, _ = token_endpoint
@@ -290,7 +290,7 @@ def test_custom_connection_uses_client_credentials_and_has_no_refresh_token(
 
 
 @pytest.mark.integration
-def test_store_and_limiter_from_settings_use_the_configured_storage(
+def test_o3_store_and_limiter_from_settings_use_the_configured_storage(
     azurite: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from connector.adapters.storage.rate_limit import rate_limiter_from_settings

@@ -86,7 +86,7 @@ def draft(**overrides: object) -> XeroInvoiceDraft:
     return XeroInvoiceDraft.model_validate(values)
 
 
-def test_create_invoice_sends_tenant_token_idempotency_key_and_a_utc_date(scripted: Scripted) -> None:
+def test_i7_create_invoice_sends_tenant_token_idempotency_key_and_a_utc_date(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(200, {"Invoices": [invoice_json()]})
     invoice = client.create_invoice(draft(unit_dp=4), idempotency_key="conn-1:inv-1:create:1")
@@ -104,7 +104,7 @@ def test_create_invoice_sends_tenant_token_idempotency_key_and_a_utc_date(script
     assert invoice.date == dt.date(2026, 11, 1)
 
 
-def test_every_call_is_counted_and_headroom_captured(scripted: Scripted) -> None:
+def test_o3_every_call_is_counted_and_headroom_captured(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(
         200, {"Invoices": [invoice_json()]}, {"X-MinLimit-Remaining": "41", "X-DayLimit-Remaining": "4321"}
@@ -120,7 +120,7 @@ def test_every_call_is_counted_and_headroom_captured(scripted: Scripted) -> None
     assert server.seen[1].query["where"] == 'Url=="https://crm.example/invoice/1"'
 
 
-def test_summarized_400_maps_to_validation_error_with_xeros_words(scripted: Scripted) -> None:
+def test_i10_summarized_400_maps_to_validation_error_with_xeros_words(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(
         400,
@@ -146,7 +146,7 @@ def test_summarized_400_maps_to_validation_error_with_xeros_words(scripted: Scri
     ]
 
 
-def test_a_400_with_a_plain_text_body_is_still_a_validation_error(scripted: Scripted) -> None:
+def test_i10_a_400_with_a_plain_text_body_is_still_a_validation_error(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(400, "Bad request")
     with pytest.raises(XeroValidationError) as caught:
@@ -154,7 +154,7 @@ def test_a_400_with_a_plain_text_body_is_still_a_validation_error(scripted: Scri
     assert caught.value.messages == ["Xero rejected create_invoices (HTTP 400)"]
 
 
-def test_per_element_errors_come_back_on_each_invoice(scripted: Scripted) -> None:
+def test_i2_per_element_errors_come_back_on_each_invoice(scripted: Scripted) -> None:
     server, client, _ = scripted
     failed = invoice_json(
         InvoiceID="00000000-0000-0000-0000-000000000000",
@@ -171,7 +171,7 @@ def test_per_element_errors_come_back_on_each_invoice(scripted: Scripted) -> Non
     assert caught.value.messages == ["Invoice # must be unique."]
 
 
-def test_429_maps_to_rate_limited_with_retry_after_and_problem(scripted: Scripted) -> None:
+def test_o3_429_maps_to_rate_limited_with_retry_after_and_problem(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(
         429, "", {"Retry-After": "37", "X-Rate-Limit-Problem": "minute", "X-MinLimit-Remaining": "0"}
@@ -184,7 +184,7 @@ def test_429_maps_to_rate_limited_with_retry_after_and_problem(scripted: Scripte
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_is_retryable(scripted: Scripted, status: int) -> None:
+def test_o2_5xx_is_retryable(scripted: Scripted, status: int) -> None:
     server, client, _ = scripted
     server.answer(status, "Organisation offline")
     with pytest.raises(RetryableError) as caught:
@@ -192,14 +192,14 @@ def test_5xx_is_retryable(scripted: Scripted, status: int) -> None:
     assert not isinstance(caught.value, RateLimitedError)
 
 
-def test_404_is_not_found(scripted: Scripted) -> None:
+def test_o2_404_is_not_found(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(404, "The resource you're looking for cannot be found")
     with pytest.raises(NotFoundError):
         client.get_invoice(INVOICE_ID)
 
 
-def test_401_refreshes_once_then_retries_with_the_new_token(scripted: Scripted) -> None:
+def test_c2_401_refreshes_once_then_retries_with_the_new_token(scripted: Scripted) -> None:
     server, client, store = scripted
     server.answer(401, {"Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"})
     server.answer(
@@ -218,7 +218,7 @@ def test_401_refreshes_once_then_retries_with_the_new_token(scripted: Scripted) 
     assert stored.refresh_token.get_secret_value() == "refresh-2"
 
 
-def test_repeated_401_is_an_authorisation_error_without_secrets(scripted: Scripted) -> None:
+def test_c2_repeated_401_is_an_authorisation_error_without_secrets(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(401, {"Title": "Unauthorized"})
     server.answer(
@@ -232,7 +232,7 @@ def test_repeated_401_is_an_authorisation_error_without_secrets(scripted: Script
     assert caught.value.__cause__ is None  # the SDK exception (with headers) is not chained
 
 
-def test_expired_token_is_refreshed_before_the_call(scripted: Scripted) -> None:
+def test_c2_expired_token_is_refreshed_before_the_call(scripted: Scripted) -> None:
     server, client, store = scripted
     store.save(
         "conn-1",
@@ -252,7 +252,7 @@ def test_expired_token_is_refreshed_before_the_call(scripted: Scripted) -> None:
     assert server.seen[1].headers["authorization"] == "Bearer access-3"
 
 
-def test_a_slow_put_is_sent_once_not_retried_by_urllib3(scripted: Scripted) -> None:
+def test_i7_a_slow_put_is_sent_once_not_retried_by_urllib3(scripted: Scripted) -> None:
     server, client, _ = scripted
     server.answer(200, {"Invoices": [invoice_json()]}, delay=2.5)
     with pytest.raises(RetryableError):
@@ -261,7 +261,7 @@ def test_a_slow_put_is_sent_once_not_retried_by_urllib3(scripted: Scripted) -> N
     assert [s.method for s in server.seen] == ["PUT"]
 
 
-def test_connection_refused_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_o2_connection_refused_is_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
     from devstack.free_ports import free_port
 
     monkeypatch.setenv("XERO_API_BASE_URL", f"http://127.0.0.1:{free_port()}/api.xro/2.0")

@@ -355,3 +355,15 @@ async def test_x3_every_xero_write_carries_an_idempotency_key(scenario: str) -> 
     writes = calls["set_invoice_status"] + calls["create_credit_note"] + calls["allocate_credit_note"]
     assert len(s.world.xero.write_keys) == writes
     assert all(key.startswith("d365x-") for _, key in s.world.xero.write_keys)
+
+
+async def test_x1_cancel_of_an_approved_invoice_costs_three_xero_calls_and_its_second_event_none() -> None:
+    s = setup("AUTHORISED")
+    s.world.xero.calls.clear()
+    assert await cancel_invoice(message(), s.deps) == CancelResult.CREDITED_AND_ALLOCATED
+    assert dict(s.world.xero.calls) == {"get_invoice": 1, "create_credit_note": 1, "allocate_credit_note": 1}
+    s.world.xero.calls.clear()
+    # Dataverse sends a cancel as an Update and a SetStateDynamicEntity: the second finds it done.
+    assert await cancel_invoice(message(), s.deps) == CancelResult.ALREADY_DONE
+    assert sum(s.world.xero.calls.values()) == 0
+    assert len(s.world.xero.credit_notes) == 1
