@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: all deps test lint typecheck pytest up demo bench fuzz clean
+.PHONY: all deps browser test lint typecheck pytest up demo bench fuzz clean
 
 all: test
 
@@ -26,6 +26,10 @@ $(VENV)/checkov/.installed: tests/infra/requirements-checkov.txt $(VENV)/.instal
 
 deps: $(VENV)/.installed node_modules/.installed $(VENV)/checkov/.installed
 
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -33,7 +37,7 @@ lint: deps
 typecheck: deps
 	$(VENV)/bin/mypy
 
-pytest: deps
+pytest: deps browser
 	$(PY) -m pytest -q $(ARGS) || [ $$? -eq 5 ]  # 5: no tests collected
 
 # The README's test command.

@@ -222,8 +222,9 @@ def test_i11_a_paid_invoice_keeps_its_status_and_amounts(xero: XeroSide) -> None
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 10 (for the lead): paid_invoice_update keeps the configured status and sends an empty "
-    "LineItems list; Xero refuses both on an invoice with payments",
+    raises=XeroValidationError,
+    reason="for the lead (issue 10): paid_invoice_update sends an empty LineItems list, which Xero "
+    "refuses on an invoice with payments (on a PAID one the configured status is refused too)",
 )
 def test_i11_the_connectors_paid_update_is_accepted_on_a_part_paid_invoice(xero: XeroSide) -> None:
     sent = draft(xero, status="AUTHORISED")

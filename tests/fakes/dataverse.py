@@ -182,7 +182,11 @@ class _DataverseTables:
     ) -> None:
         """One call, as the real adapter's $batch: counted once, applied together."""
         self.calls["commit_sync_result"] += 1
-        invoice_id, current = next((k, d) for k, d in self.details.items() if d.id == details_id)
+        found = next(((k, d) for k, d in self.details.items() if d.id == details_id), None)
+        # A change set: any write that would fail (a 404) rolls back every one of them.
+        if found is None or (invoice_totals is not None and invoice_totals.invoice_id not in self.invoices):
+            raise NotFoundError(f"commit_sync_result: details {details_id} or its invoice is gone")
+        invoice_id, current = found
         self.details[invoice_id] = current.model_copy(
             update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
         )
@@ -286,7 +290,7 @@ class FakeDataverse(_DataverseTables):
 
     async def update_customer_xero(
         self,
-        kind: str,
+        kind: Literal["account", "contact"],
         customer_id: UUID,
         *,
         xero_contact_id: str | None = None,

@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from connector.adapters.xero.errors import XeroApiError
 from connector.domain.sync.lines import line_amount
 from connector.domain.xero_records import (
+    CreditNoteType,
     InvoiceType,
+    XeroAllocation,
     XeroContact,
     XeroContactDraft,
     XeroCreditNote,
@@ -632,15 +634,20 @@ class FakeXero:
             if problems:
                 raise XeroValidationError(problems)
             sub_total, tax = self._totals(draft.line_items, draft.line_amount_types)
+            number = f"CN-{next(self._note_numbers):04d}" if draft.type == "ACCRECCREDIT" else None
             note = XeroCreditNote(
                 credit_note_id=str(uuid.uuid4()),
-                credit_note_number=f"CN-{next(self._note_numbers):04d}"
-                if draft.type == "ACCRECCREDIT"
-                else None,
+                credit_note_number=draft.credit_note_number or number,
                 status=draft.status,
                 total=sub_total + tax,
                 remaining_credit=sub_total + tax,
                 reference=draft.reference,
+                type=draft.type,
+                contact_id=draft.contact_id,
+                date=draft.date,
+                currency_code=draft.currency_code or self.base_currency,
+                sub_total=sub_total,
+                total_tax=tax,
             )
             self.credit_notes[note.credit_note_id] = note
             self.credit_note_drafts[note.credit_note_id] = draft
@@ -687,8 +694,15 @@ class FakeXero:
         if problems:
             raise XeroValidationError(problems)
         remaining = note.remaining_credit - amount
+        allocation = XeroAllocation(
+            invoice_id=invoice_id, invoice_number=invoice.invoice_number, amount=amount
+        )
         self.credit_notes[credit_note_id] = note.model_copy(
-            update={"remaining_credit": remaining, "status": "PAID" if remaining == 0 else note.status}
+            update={
+                "remaining_credit": remaining,
+                "status": "PAID" if remaining == 0 else note.status,
+                "allocations": (*note.allocations, allocation),
+            }
         )
         due = invoice.amount_due - amount
         self._put(
@@ -702,6 +716,30 @@ class FakeXero:
     def find_credit_notes_by_reference(self, reference: str) -> list[XeroCreditNote]:
         self._enter("find_credit_notes_by_reference")
         return [n for n in self.credit_notes.values() if n.reference == reference]
+
+    # --- credit notes raised in Dynamics (I14) -------------------------------------------------------
+
+    def get_credit_note(self, credit_note_id: str) -> XeroCreditNote:
+        self._enter("get_credit_note")
+        if credit_note_id not in self.credit_notes:
+            raise NotFoundError("Xero get_credit_note: not found")
+        return self.credit_notes[credit_note_id]
+
+    def find_credit_notes(
+        self, contact_id: str, on: date | None, type_: CreditNoteType
+    ) -> list[XeroCreditNote]:
+        self._enter("find_credit_notes")
+        return [
+            n
+            for n in self.credit_notes.values()
+            if n.contact_id == contact_id and n.type == type_ and (on is None or n.date == on)
+        ]
+
+    def approve_credit_note(self, credit_note_id: str) -> XeroCreditNote:
+        """A Xero user approves a draft credit note."""
+        note = self.credit_notes[credit_note_id].model_copy(update={"status": "AUTHORISED"})
+        self.credit_notes[credit_note_id] = note
+        return note
 
 
 def _line_amounts_differ(new: XeroLineItem, old: XeroLineItem) -> bool:
