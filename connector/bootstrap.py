@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.adapters.dataverse.auth import credential_from_settings
+from connector.adapters.dataverse.budget import dataverse_budget
 from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
 from connector.adapters.dataverse.client import DataverseClient
 from connector.adapters.dataverse.console_queries import ConsoleQueries
@@ -27,11 +28,17 @@ from connector.adapters.storage.leases import BlobLeases
 from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
 from connector.adapters.storage.rate_limit import blob_rate_limiter
 from connector.adapters.storage.token_store import BlobTokenStore
-from connector.adapters.storage.watermarks import blob_watermark_store
+from connector.adapters.storage.watermarks import BlobWatermarkStore, blob_watermark_store
 from connector.adapters.xero.client import XeroClient, XeroClientFactory
 from connector.adapters.xero.onboarding import XeroOnboarding
 from connector.domain.dynamics import ConnectionSettings
-from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage, SweepMessage, XeroEventMessage
+from connector.domain.messages import (
+    InvoiceCancelMessage,
+    InvoiceSyncMessage,
+    ReferenceDataSyncMessage,
+    SweepMessage,
+    XeroEventMessage,
+)
 from connector.domain.routing import XeroDetailsTable
 from connector.ports import QueueSender, SignInPort, WatermarkStore
 from connector.services.admin_console import AdminConsole as AdminConsole  # re-exported: entrypoints' type
@@ -42,10 +49,12 @@ from connector.services.cancellation import CancelDependencies
 from connector.services.connect_xero import ConsoleDependencies
 from connector.services.item_cache import ItemCache
 from connector.services.reconcile import ReconcileDependencies, reconcile
+from connector.services.reference_data import ReferenceDataDependencies, sync_reference_data_message
 from connector.services.sweep import SweepDependencies, sweep
 from connector.services.sync_attempt import SyncDependencies
 from connector.services.sync_invoice import sync_gave_up, sync_invoice
 from connector.settings import Settings, get_settings
+from connector.telemetry.queues import TraceContextQueues
 
 MessageHandler = Callable[[Any], Awaitable[object]]
 GaveUpHandler = Callable[[Any, str], Awaitable[None]]
@@ -110,6 +119,7 @@ def bootstrap(settings: Settings) -> App:
         settings.dataverse_url, credential_from_settings(settings), prefix=settings.dataverse_publisher_prefix
     )
     blobs = blob_service_from_settings(settings)
+    dataverse.transport.budget = dataverse_budget(blobs, settings.dataverse_url)
     xero_clients = XeroClientFactory(
         settings, BlobTokenStore(blobs, settings.token_container), limiter=blob_rate_limiter(blobs)
     )
@@ -117,11 +127,12 @@ def bootstrap(settings: Settings) -> App:
     def xero_for(connection: ConnectionSettings) -> XeroClient:
         return xero_clients.for_connection(str(connection.id), connection.tenant_id)
 
+    traced = TraceContextQueues(queues)  # messages the handlers send continue their trace
     attempts = max_dequeue_count()
     sync_deps = SyncDependencies(
         dataverse=dataverse,
         xero_for=xero_for,
-        queues=queues,
+        queues=traced,
         cancel_queue=settings.invoice_cancel_queue,
         sync_queue=settings.invoice_sync_queue,
         org_url=settings.dataverse_url.rstrip("/"),
@@ -148,7 +159,6 @@ def bootstrap(settings: Settings) -> App:
     back_sync_deps = BackSyncDependencies(
         dataverse=dataverse, xero_for=xero_for, clock=utc_now, balances=balance_deps
     )
-    console = AdminConsole(console_dependencies(settings, dataverse, queues, reconcile_deps.watermarks))
     return App(
         settings=settings,
         queues=queues,
@@ -157,11 +167,29 @@ def bootstrap(settings: Settings) -> App:
             InvoiceCancelMessage: partial(cancel_invoice, deps=cancel_deps),
             XeroEventMessage: partial(apply_xero_event, deps=back_sync_deps),
             SweepMessage: partial(sweep, deps=sweep_deps),
+            ReferenceDataSyncMessage: reference_data_handler(dataverse, xero_for, blobs),
         },
         gave_up={InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts)},
         max_dequeue_count=attempts,
-        console=console,
+        console=AdminConsole(console_dependencies(settings, dataverse, queues, reconcile_deps.watermarks)),
     )
+
+
+REFERENCE_STATE_CONTAINER = "reference-data-sync"
+
+
+def reference_data_dependencies(
+    dataverse: DataverseClient, xero_for: Callable[[ConnectionSettings], XeroClient], blobs: Any
+) -> ReferenceDataDependencies:
+    """C4: the sync's state (when each table was last synced, the accounts watermark) lives in blobs."""
+    state = BlobWatermarkStore(blobs, REFERENCE_STATE_CONTAINER)
+    return ReferenceDataDependencies(dataverse=dataverse, xero_for=xero_for, state=state, clock=utc_now)
+
+
+def reference_data_handler(
+    dataverse: DataverseClient, xero_for: Callable[[ConnectionSettings], XeroClient], blobs: Any
+) -> MessageHandler:
+    return partial(sync_reference_data_message, deps=reference_data_dependencies(dataverse, xero_for, blobs))
 
 
 def console_dependencies(

@@ -36,15 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("up", help="start Azurite, both emulators and the local Functions host")
     demo = commands.add_parser("demo", help="run the demo on the local platform and print the results")
     demo.add_argument("--keep", action="store_true", help="leave the platform running afterwards")
+    demo.add_argument(
+        "--traces", action="store_true", help="print each invoice's trace tree and the metrics at the end"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("azure", "httpx", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "up":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        for noisy in ("azure", "httpx", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         return up()
-    from devstack.demo import run_demo
+    from devstack.demo import run_demo  # it sends the platform's log lines to a file
 
-    return run_demo(keep=args.keep)
+    return run_demo(keep=args.keep, traces=args.traces)
 
 
 if __name__ == "__main__":

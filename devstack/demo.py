@@ -1,7 +1,13 @@
-"""`make demo`: the whole round trip on the local platform, acting as a user in Dynamics, then a table."""
+"""`make demo`: the whole round trip on the local platform, acting as a user in Dynamics, then a table.
+
+The console shows the story (numbered steps, a progress line while it waits, the two tables); the
+platform's own log lines go to a file under .devstack/, whose path it prints. With `--traces`, each
+invoice's trace trees and the custom metrics, from in-memory OpenTelemetry exporters.
+"""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -9,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 from connector.adapters.dataverse.client import DataverseClient
@@ -21,7 +29,12 @@ from connector.adapters.dataverse.schema import INVOICE_TYPE_VALUES
 from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.settings import get_settings
 from devstack.local_platform import LocalPlatform
+from devstack.oidc import ADMIN_USER
+from devstack.paths import REPO_ROOT
 from devstack.scenario import Scenario, invoice_state, run, set_up, sync_history, wait_for
+
+if TYPE_CHECKING:
+    from devstack.demo_traces import TraceRecorder
 
 # Wide enough for the table even when output is not a terminal (CI logs, pipes).
 console = Console(width=200)
@@ -171,11 +184,6 @@ def statuses(cases: list[Case]) -> dict[str, XeroDetails | None]:
 
     result: dict[str, XeroDetails | None] = run(work)
     return result
-
-
-def settled(cases: list[Case]) -> bool:
-    found = statuses(cases)
-    return all((d := found[c.invoice_id]) is not None and d.export_status in c.expect for c in cases)
 
 
 def fix_and_retry(scenario: Scenario, case: Case) -> None:
@@ -367,51 +375,119 @@ def xero_side_report(scenario: Scenario, actions: list[XeroSideAction]) -> Table
     return table
 
 
-def run_demo(keep: bool = False) -> int:
+def settled_count(cases: list[Case]) -> int:
+    found = statuses(cases)
+    return sum(1 for c in cases if (d := found[c.invoice_id]) is not None and d.export_status in c.expect)
+
+
+def send_logs_to_file() -> Path:
+    """The platform's log lines (host, connector, emulators) go to a file, so the story stays readable."""
+    directory = REPO_ROOT / ".devstack"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("azure", "httpx", "urllib3", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    return path
+
+
+def wait_showing(status: Status, text: str, done: Callable[[], int], total: int, timeout: float) -> None:
+    """wait_for, with the progress on the spinner line: "text 3/8"."""
+
+    def check() -> bool:
+        count = done()
+        status.update(f"{text} {count}/{total}")
+        return count >= total
+
+    wait_for(check, timeout=timeout, interval=0.5)
+
+
+def step(number: int, text: str) -> None:
+    console.print(f"[bold cyan]{number}/{STEPS}[/bold cyan] {text}")
+
+
+STEPS = 5
+
+
+def run_demo(keep: bool = False, traces: bool = False) -> int:
     started = time.monotonic()
-    with LocalPlatform() as platform:
-        console.print(f"[bold]Local platform up[/bold]: Functions host {platform.host_url}")
-        scenario = set_up(platform)
-        console.print(
-            f"Schema provisioned, webhooks registered, connected to Xero tenant {scenario.tenant_id}."
-        )
-        today = datetime.now(ZoneInfo(scenario.connection.time_zone)).date()
-        cases = create_invoices(scenario, today)
-        console.print(f"Created {len(cases)} invoices in Dynamics; waiting for Xero…")
-        try:
-            wait_for(lambda: settled(cases), timeout=20)
-            failing = next(case for case in cases if ExportStatus.FAILED in case.expect)
-            console.print(
-                f"'{failing.title}': Xero refused it; fixing the currency, export status back to No."
-            )
-            fix_and_retry(scenario, failing)
-            wait_for(lambda: settled(cases), timeout=20)
-        except TimeoutError:
-            console.print(report(scenario, cases))
-            console.print("[red]The demo did not reach the expected results in time.[/red]")
-            return 1
-        console.print(report(scenario, cases))
-        console.print(
-            "Now as users in Xero and Dynamics: payments, an approval then a cancel, a cancelled "
-            "draft, a delete…"
-        )
-        actions = xero_side(scenario, cases)
-        for action in actions:
-            action.act()
-        try:
-            # The connector keeps inside Xero's 60 calls a minute: by now the demo has used most of this
-            # minute's budget, so some of these wait for the next one, as they would in production.
-            console.print("(staying inside Xero's 60 calls/minute: some of this waits for the next minute)")
-            wait_for(lambda: all(landed(scenario, action) for action in actions), timeout=150, interval=0.5)
-        except TimeoutError:
-            console.print(xero_side_report(scenario, actions))
-            console.print("[red]The Xero side did not reach the expected results in time.[/red]")
-            return 1
-        console.print(xero_side_report(scenario, actions))
-        console.print(f"Done in {time.monotonic() - started:.1f}s.")
-        if keep:
+    log_path = send_logs_to_file()
+    console.print(f"Platform logs: {log_path}")
+    recorder = None
+    if traces:
+        from devstack.demo_traces import TraceRecorder  # OpenTelemetry's SDK only when asked
+
+        recorder = TraceRecorder().install()
+    with console.status("Starting Azurite, both emulators and the Functions host…"):
+        platform = LocalPlatform().start()
+    try:
+        step(1, f"Local platform up: Functions host {platform.host_url}")
+        code = _story(platform, recorder)
+        console.print(f"Done in {time.monotonic() - started:.1f}s. Platform logs: {log_path}")
+        # The admin console, signed in at the local OpenID provider standing in for Entra ID.
+        console.print(f"Admin console: {platform.host_url}/api/console (sign in as {ADMIN_USER})")
+        if code == 0 and keep:
             stop = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stop.set())
             console.print("Platform left running (--keep); Ctrl-C stops it.")
             stop.wait()
+        return code
+    finally:
+        platform.stop()
+
+
+def _story(platform: LocalPlatform, recorder: TraceRecorder | None) -> int:
+    with console.status("Provisioning the schema, registering webhooks, connecting Xero…"):
+        scenario = set_up(platform)
+    step(2, f"Set up as a customer would: schema, webhooks, connected to Xero tenant {scenario.tenant_id}.")
+    today = datetime.now(ZoneInfo(scenario.connection.time_zone)).date()
+    cases = create_invoices(scenario, today)
+    step(3, f"As a Sales user: created {len(cases)} invoices in Dynamics.")
+    try:
+        with console.status("Waiting for Xero…") as status:
+            wait_showing(status, "Invoices settled:", lambda: settled_count(cases), len(cases), 20)
+            failing = next(case for case in cases if ExportStatus.FAILED in case.expect)
+            console.print(
+                f"    '{failing.title}': Xero refused it; fixing the currency, export status back to No."
+            )
+            fix_and_retry(scenario, failing)
+            wait_showing(status, "Invoices settled:", lambda: settled_count(cases), len(cases), 20)
+    except TimeoutError:
+        console.print(report(scenario, cases))
+        console.print("[red]The demo did not reach the expected results in time.[/red]")
+        return 1
+    console.print(report(scenario, cases))
+    step(
+        4, "As users in Xero and Dynamics: payments, an approval then a cancel, a cancelled draft, a delete."
+    )
+    actions = xero_side(scenario, cases)
+    for action in actions:
+        action.act()
+    try:
+        # The connector keeps inside Xero's 60 calls a minute: by now the demo has used most of this
+        # minute's budget, so some of these wait for the next one, as they would in production.
+        with console.status("Waiting for Dynamics…") as status:
+            text = "Landed (inside Xero's 60 calls/minute, some wait for the next minute):"
+
+            def landed_count() -> int:
+                return sum(1 for action in actions if landed(scenario, action))
+
+            wait_showing(status, text, landed_count, len(actions), 150)
+    except TimeoutError:
+        console.print(xero_side_report(scenario, actions))
+        console.print("[red]The Xero side did not reach the expected results in time.[/red]")
+        return 1
+    console.print(xero_side_report(scenario, actions))
+    if recorder is not None:
+        step(5, "The telemetry: each invoice's traces, then the custom metrics.")
+        for case in cases:
+            console.print(recorder.trees(case.invoice_id, case.title))
+        console.print(recorder.metrics_table())
+    else:
+        step(5, "Telemetry: run `make demo ARGS=--traces` to see each invoice's trace tree and the metrics.")
     return 0

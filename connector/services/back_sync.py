@@ -94,14 +94,17 @@ async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies
     return _ignored(message, f"category {message.event_category} not handled")
 
 
-# Xero stamps an event with the time of the change; the connector's own writes are recorded on Xero
-# details as they are made, so an event this close after one is its echo. A person's change within the
-# window is caught by the next reconcile.
+# Xero stamps an event with the time of the change, and the connector records its own writes on Xero
+# details as it makes them. Only the writes that settle an invoice for good (cancelled: credited in full,
+# voided or deleted) are taken as echoes: nothing a person does to an open invoice is ever skipped.
 OWN_WRITE_ECHO = timedelta(seconds=30)
 
 
 def is_own_write(details: XeroDetails, message: XeroEventMessage) -> bool:
-    if details.last_xero_write is None:
+    settled = details.xero_status in ("VOIDED", "DELETED") or (
+        details.credit_note_id is not None and details.xero_status == "PAID"
+    )
+    if details.last_xero_write is None or not settled:
         return False
     try:
         happened = datetime.fromisoformat(message.event_date_utc.rstrip("Z")).replace(tzinfo=UTC)

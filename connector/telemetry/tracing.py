@@ -30,6 +30,8 @@ SPAN_FIELDS = {
     "correlation_id": "connector.correlation_id",
     "message_name": "connector.message_name",
 }
+# Messages whose handler works on many invoices.
+BATCH_MESSAGES = frozenset({"sync.sweep", "reference.sync"})
 
 
 def _tracer() -> Any:
@@ -198,6 +200,8 @@ def add_step(step: str, fields: dict[str, Any], level: int) -> None:
         return
     attributes = {key: _attribute(value) for key, value in fields.items() if value is not None}
     span.add_event(step, {"step": step, "level": level, **attributes})
+    if journey is not None and journey.message_type in BATCH_MESSAGES:
+        return  # one span, many invoices: their ids stay on the events
     for field, attribute in SPAN_FIELDS.items():
         if fields.get(field) is not None:
             span.set_attribute(attribute, _attribute(fields[field]))

@@ -14,6 +14,7 @@ import httpx
 from azure.core.credentials import AccessToken, TokenCredential
 
 from connector.adapters.dataverse.auth import scope_for
+from connector.adapters.dataverse.budget import DataverseBudget
 from connector.errors import (
     AuthorisationError,
     ConcurrencyConflictError,
@@ -98,6 +99,7 @@ class DataverseTransport:
         backoff: float = 0.5,
         timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: DataverseBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_url = self.base_url + API_PATH
@@ -111,6 +113,8 @@ class DataverseTransport:
         self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
         self.calls: Counter[str] = Counter()  # HTTP requests sent, by method (retries included)
+        # O3: every request draws on the environment's service-protection budget, shared by all instances.
+        self.budget = budget
 
     @property
     def total_calls(self) -> int:
@@ -126,6 +130,28 @@ class DataverseTransport:
                 # azure-identity is synchronous: keep it off the event loop.
                 self._token = await asyncio.to_thread(self._credential.get_token, scope_for(self.base_url))
             return self._token.token
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        """One HTTP request (a $batch is one), inside a permit from the budget when there is one."""
+        budget = self.budget
+        permit = await budget.acquire(self.max_retry_wait) if budget is not None else None
+        self.calls[method] += 1
+        response: httpx.Response | None = None
+        try:
+            response = await self._client.request(
+                method, self.url(path), params=params, content=body, headers=headers
+            )
+            return response
+        finally:
+            if budget is not None and permit is not None:
+                await budget.release(permit, response)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.api_url + path.lstrip("/")
@@ -152,11 +178,8 @@ class DataverseTransport:
         )
         for attempt in range(1, self.max_attempts + 1):
             merged["Authorization"] = f"Bearer {await self._bearer()}"
-            self.calls[method] += 1
             try:
-                response = await self._client.request(
-                    method, self.url(path), params=params, content=body, headers=merged
-                )
+                response = await self._request(method, path, params, body, merged)
             except httpx.TransportError as exc:
                 if attempt == self.max_attempts:
                     raise RetryableError(f"Dataverse unreachable: {type(exc).__name__}: {exc}") from exc
@@ -165,9 +188,13 @@ class DataverseTransport:
             if response.status_code == 429 or response.status_code >= 500:
                 wait = retry_after_seconds(response, self.backoff * 2 ** (attempt - 1))
                 record_dataverse_retry(method, response.status_code, wait)
+                budget = self.budget
+                if response.status_code == 429 and budget is not None:
+                    await budget.throttled(wait)  # every instance waits: the next permit comes after it
                 if attempt == self.max_attempts or wait > self.max_retry_wait:
                     raise_for_status(response)
-                await self._sleep(wait)
+                if response.status_code != 429 or budget is None:
+                    await self._sleep(wait)
                 continue
             raise_for_status(response)
             return response

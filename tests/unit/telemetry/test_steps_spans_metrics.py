@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -186,3 +186,14 @@ def test_o1_dataverse_429s_are_throttling_and_5xx_are_not(telemetry: Captured) -
     record_dataverse_retry("PATCH", 503, 1.0)
     assert telemetry.total(m.DATAVERSE_THROTTLED) == 1
     assert telemetry.total(m.DATAVERSE_THROTTLED, operation="GET") == 1
+
+
+def test_o1_a_sweep_span_keeps_each_invoice_on_its_events_not_on_the_span(telemetry: Captured) -> None:
+    sweep = SweepMessage(scheduled_for=datetime.now(UTC), correlation_id="c")
+    with handler_span(sweep, queue="sync-poll", message_id="m", attempt=1):
+        log_step(logger, "xero_event.paid", invoice_id=INVOICE, connection="A")
+        log_step(logger, "xero_event.updated", invoice_id=uuid4(), connection="A")
+    span = telemetry.span("process sync.sweep")
+    assert span.attributes is not None and "connector.invoice_id" not in span.attributes
+    invoices = [event.attributes["invoice_id"] for event in span.events if event.attributes]
+    assert len(set(invoices)) == 2 and invoices[0] == str(INVOICE)
