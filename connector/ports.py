@@ -129,8 +129,15 @@ class DataverseInvoices(Protocol):
     async def set_invoice_connection(self, invoice_id: UUID, connection_id: UUID) -> None: ...
 
     async def update_invoice_totals(
-        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
-    ) -> None: ...
+        self,
+        invoice_id: UUID,
+        *,
+        total_tax: Decimal,
+        total_amount: Decimal,
+        due_date: date | None,
+        amount_due: Decimal | None = None,
+    ) -> None:
+        """Xero's figures on the invoice; the amount due only when given."""
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None: ...
 
@@ -182,6 +189,16 @@ class DataverseXeroDetails(Protocol):
         """Many invoices' write-backs in one round trip, each atomic on its own."""
 
 
+class DataverseUpkeepQueries(Protocol):
+    """What keeps tracked invoices current as days pass (B2) and retries emails (I8)."""
+
+    async def list_overdue_candidates(self, connection_id: UUID, today: date) -> list[XeroDetails]:
+        """Authorised invoices of the connection with money due and the due date before `today`."""
+
+    async def list_emails_pending(self, connection_id: UUID) -> list[XeroDetails]:
+        """Invoices of the connection whose email failed on the way."""
+
+
 class DataverseHistory(Protocol):
     async def add_sync_history(self, entry: SyncHistoryEntry) -> None: ...
 
@@ -195,11 +212,16 @@ class DataverseCustomers(Protocol):
         xero_contact_id: str | None = None,
         amount_owed: Decimal | None = None,
         amount_overdue: Decimal | None = None,
+        amount_we_owe: Decimal | None = None,
+        amount_we_owe_overdue: Decimal | None = None,
     ) -> None:
         """Only the values given are written."""
 
     async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
         """Accounts and contacts that remember this Xero ContactID (empty when none)."""
+
+    async def list_linked_customers(self) -> list[Customer]:
+        """Every account and contact with a Xero ContactID, with the balances last written (B3)."""
 
 
 class DataverseConnections(Protocol):
@@ -236,6 +258,7 @@ class DataversePort(
     DataverseHistory,
     DataverseCustomers,
     DataverseConnections,
+    DataverseUpkeepQueries,
     Protocol,
 ):
     """What the sync, cancel and back-sync services need from Dataverse."""
@@ -274,6 +297,9 @@ class XeroItems(Protocol):
 
 
 class XeroInvoices(Protocol):
+    def find_invoices_by_numbers(self, numbers: list[str]) -> list[XeroInvoice]:
+        """Invoices and bills with one of these numbers, exactly (the backfill's match)."""
+
     def find_invoices_by_urls(self, urls: list[str]) -> list[XeroInvoice]:
         """Invoices whose Url is one of these (in as few calls as Xero's query length allows)."""
 

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         alias="SWEEP_SCHEDULE",
         description="NCRONTAB (6 fields) for the sweep timer.",
     )
+    reference_data_schedule: str = Field(
+        default="0 0 3 * * *",
+        alias="REFERENCE_DATA_SCHEDULE",
+        description="NCRONTAB (6 fields) for the reference-data sync timer (C4); daily by default.",
+    )
     time_zone: str = Field(
         default="UTC",
         validation_alias=AliasChoices("CONNECTOR_TIME_ZONE"),
@@ -148,7 +153,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
-    @field_validator("sweep_schedule")
+    @field_validator("sweep_schedule", "reference_data_schedule")
     @classmethod
     def _six_fields(cls, value: str) -> str:
         if len(value.split()) != 6:

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class LocalPlatform:
     # lease) behind a round-robin front end on `ports.host`; `hosts` holds them, to kill and restart.
     host_processes: int = 0
     host_env: dict[str, str] = field(default_factory=dict)  # extra settings for the host processes
+    # Settings for one host process, by instance name, once the emulators are up (e.g. its own Xero URL).
+    host_env_for: Callable[[LocalPlatform, str], dict[str, str]] | None = None
     queue_lease_seconds: float = PROCESSING_LEASE_SECONDS
     hosts: list[HostProcess] = field(default_factory=list)
     azurite: Azurite | None = None
@@ -130,11 +133,13 @@ class LocalPlatform:
     def _start_host_processes(self) -> None:
         assert self.data_dir is not None
         for index in range(self.host_processes):
+            instance = f"host-{index + 1}"
+            own = self.host_env_for(self, instance) if self.host_env_for is not None else {}
             self.hosts.append(
                 HostProcess(
-                    instance=f"host-{index + 1}",
-                    log_path=self.data_dir / "hosts" / f"host-{index + 1}.log",
-                    env=self.host_env,
+                    instance=instance,
+                    log_path=self.data_dir / "hosts" / f"{instance}.log",
+                    env={**self.host_env, **own},
                     queue_lease_seconds=self.queue_lease_seconds,
                 )
             )

@@ -548,9 +548,10 @@ resource developerVaultRoleAssignment 'Microsoft.Authorization/roleAssignments@2
 }
 
 var appUrl = 'https://${app.properties.defaultHostName}'
-// Assumed console routes (the admin blueprint): the two callbacks registered at Entra ID and at Xero.
-var consoleUrl = '${appUrl}/api/admin'
-var entraRedirectUri = '${consoleUrl}/auth/callback'
+// The console's routes (connector/entrypoints/admin; not /api/admin, which the Functions host reserves):
+// the two callbacks registered at Entra ID and at Xero hang off CONSOLE_BASE_URL.
+var consoleUrl = '${appUrl}/api/console'
+var entraRedirectUri = '${consoleUrl}/signin/callback'
 var xeroRedirectUri = '${consoleUrl}/xero/callback'
 // Secrets never appear here: the postprovision hook puts them in the vault and the app reads them through
 // Key Vault references, resolved with the app's identity.
@@ -573,7 +574,7 @@ var connectorSettings = {
   CONNECTOR_TIME_ZONE: timeZone
   DATAVERSE_URL: dataverseUrl
   XERO_CLIENT_ID: xeroClientId
-  XERO_REDIRECT_URI: xeroRedirectUri
+  CONSOLE_BASE_URL: consoleUrl
   XERO_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${secretUri}/xero-client-secret)'
   XERO_WEBHOOK_KEY: '@Microsoft.KeyVault(SecretUri=${secretUri}/xero-webhook-key)'
   DATAVERSE_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${secretUri}/dataverse-webhook-secret)'
@@ -583,7 +584,6 @@ var connectorSettings = {
 var consoleSignInSettings = {
   ENTRA_TENANT_ID: empty(entraTenantId) ? tenant().tenantId : entraTenantId
   ENTRA_CLIENT_ID: entraClientId
-  ENTRA_REDIRECT_URI: entraRedirectUri
   ENTRA_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${secretUri}/entra-client-secret)'
 }
 

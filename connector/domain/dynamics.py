@@ -88,6 +88,11 @@ class Customer(_Model):
     postcode: str | None = None
     country: str | None = None
     xero_contact_id: str | None = None
+    # B3 as last written (read by the scheduled refresh, so unchanged balances are not written again).
+    amount_owed: Decimal | None = None
+    amount_overdue: Decimal | None = None
+    amount_we_owe: Decimal | None = None  # a supplier: what its bills still ask of us
+    amount_we_owe_overdue: Decimal | None = None
 
 
 class Product(_Model):
@@ -149,6 +154,7 @@ class Invoice(_Model):
     modified_on: datetime | None = None
     version_number: int | None = None
     credits_invoice_id: UUID | None = None  # a credit note: the Dynamics invoice it credits (I14)
+    amount_due: Decimal | None = None  # Xero's amount due, shown on the invoice (I7, B2)
 
 
 class XeroDetails(_Model):
@@ -176,6 +182,10 @@ class XeroDetails(_Model):
     claimed_by: str | None = None
     pending_create: str | None = None  # a create that may have reached Xero (domain/sync/pending_create.py)
     last_xero_write: datetime | None = None  # when the connector last changed this invoice in Xero
+    amount_overdue: Decimal | None = None  # B2: the amount due once the due date has passed
+    days_overdue: int | None = None
+    emailed_on: datetime | None = None  # I8: when Xero emailed it (once per invoice)
+    email_pending: bool | None = None  # I8: an email that failed on the way, tried again by reconcile
     etag: str | None = None
 
 
@@ -205,6 +215,7 @@ class ConnectionSettings(_Model):
     time_zone: str = "UTC"
     needs_reconnect: bool = False
     reconnect_reason: str | None = None  # why Xero stopped accepting the connection, in plain words
+    balances_refreshed_on: date | None = None  # B3: the day (in its time zone) of the last full refresh
     # The defaults as lookups to the synced reference data (C4); when set they win over the codes above.
     default_sales_account_id: UUID | None = None
     default_purchase_account_id: UUID | None = None
@@ -219,6 +230,7 @@ class InvoiceTotals(_Model):
     total_tax: Decimal
     total_amount: Decimal
     due_date: date | None = None
+    amount_due: Decimal | None = None
 
 
 class SyncHistoryEntry(_Model):

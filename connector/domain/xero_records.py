@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 InvoiceType = Literal["ACCREC", "ACCPAY"]
 LineAmountTypes = Literal["Exclusive", "Inclusive", "NoTax"]
@@ -91,6 +91,18 @@ class XeroLineItem(_Record):
     discount_amount: Decimal | None = None
     discount_rate: Decimal | None = None
     tracking: tuple[XeroLineTracking, ...] = ()  # at most two, one per category
+    # Xero's id of a line it already holds (I11): an update names the lines it changes.
+    line_item_id: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_tracking(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An untracked line dumps as before, so drafts' fingerprints (pending creates) stay the same."""
+        dumped: dict[str, Any] = handler(self)
+        if not self.tracking:
+            dumped.pop("tracking", None)
+        if self.line_item_id is None:
+            dumped.pop("line_item_id", None)
+        return dumped
 
 
 class XeroInvoiceDraft(_Record):
@@ -135,6 +147,10 @@ class XeroInvoice(_Record):
     updated_at: dt.datetime | None = None
     has_payments: bool = False
     validation_errors: list[str] = Field(default_factory=list)
+    # What an update (I11) is decided from; a list read may leave the lines out.
+    line_amount_types: LineAmountTypes | None = None
+    line_items: tuple[XeroLineItem, ...] = ()
+    sent_to_contact: bool = False  # I8: Xero has emailed it
 
 
 CreditNoteType = Literal["ACCRECCREDIT", "ACCPAYCREDIT"]

@@ -76,7 +76,7 @@ async def connect_organisation(
         "console.connected",
         connection=connection.name,
         tenant_id=tenant_id,
-        created=existing is None,
+        new_record=existing is None,
     )
     return Connected(connection, created=existing is None)
 

@@ -65,9 +65,12 @@ def _xero(attempt: SyncAttempt) -> CreditNoteXero:
 
 
 def pending_for(draft: XeroCreditNoteDraft, attempt: SyncAttempt) -> PendingCreate:
-    """The key every attempt of this create carries: derived from what is sent, as for invoices."""
+    """The key every attempt of this create carries: derived from what is sent, as for invoices, and
+    from how many creates Xero refused (so a fix made in Xero is not met by the old refusal)."""
     fingerprint = hashlib.sha256(draft.model_dump_json().encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
-    key = idempotency_key(attempt.connection.id, attempt.invoice.id, "credit-note-create", fingerprint)
+    generation = attempt.generation
+    revision = f"{fingerprint}:{generation}" if generation else fingerprint
+    key = idempotency_key(attempt.connection.id, attempt.invoice.id, "credit-note-create", revision)
     return PendingCreate(key, fingerprint)
 
 
@@ -214,7 +217,7 @@ async def _allocate(
 async def _write_back(attempt: SyncAttempt, note: XeroCreditNote, entries: list[SyncHistoryEntry]) -> None:
     """Xero details, Xero's totals on the Dynamics credit note, and sync history in one atomic write."""
     invoice = attempt.invoice
-    changes = {**notes.details_of(note), **notes.exported_now(attempt.now)}
+    changes = {**notes.details_of(note), **notes.exported_now(attempt.now), "last_xero_write": attempt.now}
     totals = None
     if (invoice.total_tax, invoice.total_amount) != (note.total_tax, note.total):
         totals = InvoiceTotals(invoice_id=invoice.id, total_tax=note.total_tax, total_amount=note.total)

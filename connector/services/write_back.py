@@ -16,6 +16,7 @@ from connector.domain.sync.lines import rounding_difference
 from connector.domain.sync.pending_create import refused_marker
 from connector.domain.xero_records import XeroInvoice
 from connector.ports import SyncWrite
+from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.sync_attempt import SyncAttempt, SyncResult
 from connector.telemetry import get_logger, log_step
 
@@ -89,8 +90,10 @@ async def _after_write_back(outcome: Outcome) -> None:
     if outcome.edited_since:
         again = attempt.message.model_copy(update={"message_name": "ExportStatusChanged"})
         await asyncio.to_thread(attempt.deps.queues.send, attempt.deps.sync_queue, again.model_dump_json())
-    if connection.send_email and created.status == "AUTHORISED":
-        await asyncio.to_thread(attempt.xero.email_invoice, created.invoice_id, attempt.key("email"))
+    email = EmailContext(
+        attempt.deps.dataverse, attempt.xero, connection, attempt.now, attempt.ctx.correlation_id
+    )
+    await email_if_due(email, attempt.details, created, became_authorised=created.status == "AUTHORISED")
     log_step(
         logger,
         f"sync.{outcome.result.value}",
@@ -105,15 +108,17 @@ async def _after_write_back(outcome: Outcome) -> None:
 def _changed_totals(attempt: SyncAttempt, created: XeroInvoice) -> InvoiceTotals | None:
     """Only when Xero's figures differ: an unchanged write would still fire the invoice's update webhook."""
     invoice = attempt.invoice
-    if (invoice.total_tax, invoice.total_amount) == (created.total_tax, created.total) and (
-        created.due_date is None or created.due_date == invoice.due_date
-    ):
+    if (
+        (invoice.total_tax, invoice.total_amount, invoice.amount_due)
+        == (created.total_tax, created.total, created.amount_due)
+    ) and (created.due_date is None or created.due_date == invoice.due_date):
         return None
     return InvoiceTotals(
         invoice_id=invoice.id,
         total_tax=created.total_tax,
         total_amount=created.total,
         due_date=created.due_date,
+        amount_due=created.amount_due,
     )
 
 

@@ -15,15 +15,28 @@ from rich.progress import Progress
 from rich.table import Table
 
 from connector.adapters.dataverse.client import DataverseClient, client_from_settings
+from connector.adapters.storage.blob import blob_service_from_settings
+from connector.adapters.storage.console import StorageOperations
 from connector.adapters.storage.poison import PoisonQueue
 from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
 from connector.adapters.storage.token_store import token_store_from_settings
-from connector.adapters.xero.onboarding import XeroTenant, client_credentials, exchange_code, list_tenants
+from connector.domain.connection_rules import XeroOrganisation, settings_problems
 from connector.domain.messages import SweepMessage
-from connector.errors import ConnectorError
+from connector.errors import AuthorisationError, ConnectorError
+from connector.services import connect_xero
 from connector.settings import SettingsError, get_settings
 from connector.setup.backfill import NoDefaultConnectionError, backfill_xero_details
+from connector.setup.connect import (
+    DEFAULT_LISTEN_PORT,
+    connect_with_code,
+    deps_for,
+    listen_for_answer,
+    read_answer,
+    start_consent,
+)
+from connector.setup.customizations import provision_what_users_see
 from connector.setup.provision import SchemaProvisioner
+from connector.setup.reference_data import run_reference_sync
 from connector.setup.webhooks import WebhookRegistrar
 
 app = typer.Typer(help="Dynamics 365 → Xero connector: set-up and operations.", no_args_is_help=True)
@@ -46,8 +59,16 @@ def _run(work: Callable[[DataverseClient], Awaitable[T]]) -> T:
 
 
 @app.command("provision-schema")
-def provision_schema() -> None:
-    """C5: create the connector's Dataverse tables and columns (idempotent)."""
+def provision_schema(
+    force: Annotated[
+        bool, typer.Option(help="Also replace the connector's forms and views that were changed in Dynamics.")
+    ] = False,
+    assign_role: Annotated[
+        str | None,
+        typer.Option(help="Give this user (id, application id or full name) the integration security role."),
+    ] = None,
+) -> None:
+    """C5: create the connector's Dataverse tables and columns, forms, views and roles (idempotent)."""
     settings = get_settings()
 
     async def work(client: DataverseClient) -> None:
@@ -59,6 +80,12 @@ def provision_schema() -> None:
             console.print(
                 f"[green]No changes[/green]: all {len(report.existing)} tables and columns already exist."
             )
+        with console.status("Checking forms, views and security roles…"):
+            lines = await provision_what_users_see(
+                client, settings.dataverse_solution, force=force, assign_to=assign_role
+            )
+        for line in lines:
+            console.print(line)
 
     _run(work)
 
@@ -109,10 +136,10 @@ def backfill() -> None:
 
 @app.command("connect")
 def connect(
-    name: Annotated[str, typer.Option(help="A name for this connection, shown to users.")],
-    code: Annotated[str | None, typer.Option(help="Authorization code from Xero's consent redirect.")] = None,
+    name: Annotated[str | None, typer.Option(help="A name for a new connection (default: Xero's).")] = None,
+    code: Annotated[str | None, typer.Option(help="An authorization code you already have.")] = None,
     redirect_uri: Annotated[
-        str | None, typer.Option(help="The redirect URI the code was issued for.")
+        str | None, typer.Option(help="The redirect URI registered for the Xero app.")
     ] = None,
     tenant_id: Annotated[
         str | None, typer.Option(help="Organisation to use when the consent covers several.")
@@ -120,35 +147,49 @@ def connect(
     custom: Annotated[
         bool, typer.Option(help="A custom connection (client_credentials, one organisation).")
     ] = False,
-    default: Annotated[bool, typer.Option(help="Make this the default connection.")] = True,
+    listen: Annotated[
+        bool, typer.Option(help="Wait for Xero's redirect on 127.0.0.1 (headless set-ups).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --listen.")] = DEFAULT_LISTEN_PORT,
 ) -> None:
-    """C1/C2: store Xero tokens for an organisation and create its connection record."""
+    """C1/C2: connect a Xero organisation. The same organisation always keeps the same connection."""
     settings = get_settings()
-    try:
-        if custom:
-            tokens = client_credentials(settings)
-            tenants = [XeroTenant(tenant_id or "", name)]
-        else:
-            if code is None or redirect_uri is None:
-                console.print("[red]error:[/red] give --code and --redirect-uri (or --custom)")
-                raise typer.Exit(2)
-            tokens = exchange_code(settings, code, redirect_uri)
-            tenants = [t for t in list_tenants(settings, tokens) if tenant_id in (None, t.tenant_id)]
-    except ConnectorError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if len(tenants) != 1:
-        listed = ", ".join(f"{t.name} ({t.tenant_id})" for t in tenants) or "none"
-        console.print(f"[red]error:[/red] pick one organisation with --tenant-id: {listed}")
-        raise typer.Exit(2)
-    tenant = tenants[0]
+
+    names: dict[str, str] = {}
+
+    def choose(organisations: list[XeroOrganisation]) -> XeroOrganisation:
+        names.update({o.tenant_id: o.name for o in organisations})
+        matching = [o for o in organisations if tenant_id in (None, o.tenant_id)]
+        if len(matching) == 1:
+            return matching[0]
+        if not matching:
+            raise AuthorisationError(f"the consent does not cover organisation {tenant_id}")
+        for number, organisation in enumerate(matching, 1):
+            console.print(f"  {number}. {organisation.name} ({organisation.tenant_id})")
+        picked = int(typer.prompt("Which organisation", type=int, default=1))
+        return matching[max(1, min(picked, len(matching))) - 1]
 
     async def work(client: DataverseClient) -> None:
-        connection = await client.create_connection(name, tenant.tenant_id, make_default=default)
-        token_store_from_settings(settings).save(str(connection.id), tokens)
+        deps = deps_for(settings, client)
+        if custom:
+            connected = await connect_xero.connect_custom(deps, name)
+        elif code is not None:
+            connected = await connect_with_code(deps, code, redirect_uri or "", "", choose, name)
+        else:
+            uri = redirect_uri or f"http://127.0.0.1:{port}/callback"
+            consent = start_consent(deps, uri)
+            console.print(f"Open this address in a browser and allow access:\n{consent.url}")
+            answer = listen_for_answer(port) if listen else typer.prompt("Paste the address Xero sent you to")
+            verifier = consent.verifier
+            connected = await connect_with_code(
+                deps, read_answer(consent, answer), uri, verifier, choose, name
+            )
+        c = connected.connection
+        verb = "Connected" if connected.created else "Reconnected (same connection record)"
         console.print(
-            f"[green]Connected[/green] {connection.name} → Xero organisation {tenant.name} "
-            f"({tenant.tenant_id}){' as the default' if connection.is_default else ''}."
+            f"[green]{verb}[/green] {c.name} → Xero organisation "
+            f"{names.get(c.tenant_id, c.name)} ({c.tenant_id})"
+            f"{' as the default' if c.is_default else ''}."
         )
 
     _run(work)
@@ -156,14 +197,28 @@ def connect(
 
 @app.command("status")
 def status() -> None:
-    """Connections, their tokens, and the queues (O4)."""
+    """Connections (tokens, reconnect, problems, rate-limit headroom), the queues and their poison (O4)."""
     settings = get_settings()
     store = token_store_from_settings(settings)
+    queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
+    operations = StorageOperations(
+        queue_service_from_settings(settings),
+        blob_service_from_settings(settings),
+        settings.queue_names,
+        queues,
+    )
 
     async def work(client: DataverseClient) -> None:
         table = Table(title="Connections")
-        for column in ("Name", "Tenant", "Default", "Token", "Needs reconnect"):
-            table.add_column(column)
+        for column in (
+            "Name",
+            "Tenant",
+            "Default",
+            "Token",
+            "Needs reconnect",
+            "Headroom (min/day/concurrent)",
+        ):
+            table.add_column(column, overflow="fold")
         for connection in await client.list_connections():
             tokens = store.get(str(connection.id))
             token = (
@@ -171,19 +226,31 @@ def status() -> None:
                 if tokens is None
                 else f"expires {time.strftime('%H:%M', time.localtime(tokens.expires_at))}"
             )
+            room = operations.headroom(connection.tenant_id) if connection.tenant_id else None
+            headroom = (
+                f"{room.minute_left}/{room.minute_limit}, {room.day_left}/{room.day_limit}, "
+                f"{room.concurrent_free}/{room.concurrent_limit}"
+                if room
+                else "no calls yet"
+            )
+            problems = "; ".join(settings_problems(connection))
             table.add_row(
                 connection.name,
-                connection.tenant_id,
+                connection.tenant_id or "[red]none[/red]",
                 "yes" if connection.is_default else "",
                 token,
-                "YES" if connection.needs_reconnect else "",
+                f"YES: {connection.reconnect_reason or ''}" if connection.needs_reconnect else problems,
+                headroom,
             )
         console.print(table)
 
     _run(work)
-    queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
-    for queue, ok in queues.reachable().items():
-        console.print(f"queue {queue}: {'[green]reachable[/green]' if ok else '[red]unreachable[/red]'}")
+    reachable, depths, poison = queues.reachable(), operations.queue_depths(), operations.poison_counts()
+    for queue, ok in reachable.items():
+        state = "[green]reachable[/green]" if ok else "[red]unreachable[/red]"
+        console.print(
+            f"queue {queue}: {state}, {depths.get(queue, 0)} waiting, {poison.get(queue, 0)} poison"
+        )
 
 
 @app.command("sync-now")
@@ -194,6 +261,17 @@ def sync_now() -> None:
     message = SweepMessage(scheduled_for=datetime.now(UTC), correlation_id=str(uuid.uuid4()))
     queues.send(settings.sync_poll_queue, message.model_dump_json())
     console.print(f"Sweep queued on {settings.sync_poll_queue} (correlation id {message.correlation_id}).")
+
+
+@app.command("sync-reference-data")
+def sync_reference_data(
+    connection: Annotated[
+        str | None, typer.Option(help="A connection's name or id; every connection when left out.")
+    ] = None,
+) -> None:
+    """C4: tax rates, accounts, branding themes and tracking categories from Xero into Dynamics."""
+    if not _run(lambda client: run_reference_sync(client, console, connection)):
+        raise typer.Exit(1)
 
 
 poison = typer.Typer(help="O2: messages that failed all their retries.", no_args_is_help=True)

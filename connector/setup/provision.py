@@ -55,6 +55,8 @@ def column_definition(column: Column) -> dict[str, Any]:
     kind = column.kind
     if kind in _FIXED_KINDS:
         metadata, extra = _FIXED_KINDS[kind]
+        if kind == "bool" and column.default is not None:
+            extra = {**extra, "DefaultValue": column.default}
         return {"@odata.type": f"{CRM}{metadata}", **base, **extra}
     if kind == "string":
         extra = {"MaxLength": column.max_length, "FormatName": {"Value": "Text"}}
@@ -157,7 +159,10 @@ class SchemaProvisioner:
     async def _ensure_column(self, table: str, column: Column, report: ProvisionReport) -> None:
         name = f"{table}.{column.logical_name}"
         if column.logical_name in await self._columns_of(table):
-            report.existing.append(name)
+            if column.kind == "bool" and column.default and await self._fix_default(table, column):
+                report.created.append(f"{name} default")  # counts as a change: publish again
+            else:
+                report.existing.append(name)
             return
         await self._post(
             f"EntityDefinitions(LogicalName={odata_string(table)})/Attributes", column_definition(column)
@@ -165,6 +170,24 @@ class SchemaProvisioner:
         self._columns[table].add(column.logical_name)
         report.created.append(name)
         self.progress(f"created column {name}")
+
+    async def _fix_default(self, table: str, column: Column) -> bool:
+        """Columns made before C3's defaults were carried: give them the spec's default (read, change,
+        PUT back the whole definition, as Dataverse updates a column). True when it had to change."""
+        path = (
+            f"EntityDefinitions(LogicalName={odata_string(table)})/Attributes(LogicalName="
+            f"{odata_string(column.logical_name)})/{CRM}BooleanAttributeMetadata"
+        )
+        current = await self.client.get_json(path)
+        if current.get("DefaultValue") == column.default:
+            return False
+        definition = {k: v for k, v in current.items() if not k.startswith("@odata.") or k == "@odata.type"}
+        definition["@odata.type"] = f"{CRM}BooleanAttributeMetadata"
+        definition["DefaultValue"] = column.default
+        headers = {**self.headers, "MSCRM.MergeLabels": "true"}
+        await self.client.transport.send("PUT", path.rsplit("/", 1)[0], json_body=definition, headers=headers)
+        self.progress(f"set the default of {table}.{column.logical_name} to {column.default}")
+        return True
 
     async def run(self) -> ProvisionReport:
         report = ProvisionReport()

@@ -14,15 +14,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.settings import Settings, get_settings
+from connector.settings import get_settings
 from devstack.bench.meter import Meter, Queues, Sampler, Window, memory_mb, settle
-from devstack.bench.world import create_invoice, fire_sweep, platform, set_webhook_steps, synced
+from devstack.bench.world import (
+    SWEEP_SCHEDULE,
+    create_invoice,
+    fire_sweep,
+    platform,
+    set_webhook_steps,
+    sped_up,
+    synced,
+)
 
 # The connector's settings for its Xero budget, given to the host process when a run lowers Xero's
 # limit or speeds up its clock, so its limiter plans for the budget the emulator enforces.
 CONNECTOR_XERO_PER_MINUTE = "XERO_RATE_LIMIT_PER_MINUTE"
 CONNECTOR_XERO_WINDOW_SECONDS = "XERO_RATE_LIMIT_WINDOW_SECONDS"
-PRODUCTION_SWEEP = str(Settings.model_fields["sweep_schedule"].default)
 SETTLE_AFTER_DRAIN = 180.0  # seconds to let the trailing work finish once every invoice is in Xero
 
 
@@ -35,17 +42,6 @@ class BacklogOptions:
     dataverse_time_scale: float = 1.0  # emulated Dataverse seconds per real second
     sample_every: float = 2.0
 
-    def sweep_schedule(self) -> str:
-        """The production schedule, sped up with Xero's clock (every 5 emulated minutes)."""
-        if self.xero_time_scale == 1:
-            return PRODUCTION_SWEEP
-        seconds = round(300 / self.xero_time_scale)
-        if 0 < seconds < 60 and 60 % seconds == 0:
-            return f"*/{seconds} * * * * *"
-        if seconds % 60 == 0 and 60 % (seconds // 60) == 0:
-            return f"0 */{seconds // 60} * * * *"
-        raise ValueError(f"a Xero time scale of {self.xero_time_scale} gives no whole NCRONTAB schedule")
-
     def xero_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"rate_limit_time_scale": self.xero_time_scale}
         if self.xero_per_minute is not None:
@@ -53,7 +49,8 @@ class BacklogOptions:
         return options
 
     def host_env(self) -> dict[str, str]:
-        env: dict[str, str] = {}
+        """Production settings, with the connector's clock-based ones sped up with Xero's clock."""
+        env = sped_up(self.xero_time_scale)
         if self.xero_per_minute is not None:
             env[CONNECTOR_XERO_PER_MINUTE] = str(self.xero_per_minute)
         if self.xero_time_scale != 1:
@@ -74,7 +71,7 @@ class Backlog:
     peak_rss_mb: float | None = None
     dataverse: dict[str, Any] = field(default_factory=dict)  # /_emulator/throttling at the end
     poisoned: int = 0
-    sweep_schedule: str = PRODUCTION_SWEEP
+    sweep_schedule: str = ""
 
     def per_minute(self) -> list[int]:
         """Invoices done in each minute since the first sweep."""
@@ -98,11 +95,11 @@ class Backlog:
 
 
 def run_backlog(options: BacklogOptions) -> Backlog:
-    result = Backlog(options, sweep_schedule=options.sweep_schedule())
+    env = options.host_env()
+    result = Backlog(options, sweep_schedule=env[SWEEP_SCHEDULE])
     with platform(
-        sweep_schedule=result.sweep_schedule,
+        env=env,
         host_processes=1,
-        host_env=options.host_env(),
         xero_options=options.xero_options(),
         dataverse_options={"time_scale": options.dataverse_time_scale},
     ) as (local, scenario):
@@ -133,7 +130,9 @@ def run_backlog(options: BacklogOptions) -> Backlog:
                 time.sleep(0.5)
         result.drained = result.done == options.invoices
         result.drain_seconds = (
-            next(t for t, n in result.progress if n == options.invoices) if result.drained else options.timeout
+            next(t for t, n in result.progress if n == options.invoices)
+            if result.drained
+            else options.timeout
         )
         if result.drained:
             result.settled = settle(local, meter, queues, quiet=3.0, timeout=SETTLE_AFTER_DRAIN)

@@ -77,8 +77,23 @@ class Window:
     def empty(cls) -> Window:
         return cls(0.0, 0, 0, Counter(), 0, 0, Counter(), Counter())
 
-    def limiter_round_trips(self) -> int:
-        return sum(n for container, n in self.blobs.items() if "rate" in container)
+    def limiter_round_trips(self, service: str = "xero") -> int:
+        """Blob requests to a limiter's container: Xero's call budget, or Dataverse's ("dataverse")."""
+        return self.blobs.get(limiter_container(service), 0)
+
+
+def limiter_container(service: str) -> str:
+    """The connector's own name for a limiter's container; `<service>-rate-limits` if it has none."""
+    import importlib
+
+    module = {
+        "xero": "connector.adapters.storage.rate_limit",
+        "dataverse": "connector.adapters.dataverse.budget",
+    }
+    try:
+        return str(importlib.import_module(module[service]).DEFAULT_CONTAINER)
+    except (ImportError, AttributeError, KeyError):
+        return f"{service}-rate-limits"
 
 
 class BlobCounter:
@@ -158,7 +173,9 @@ class Meter:
     def since(self, start: Mark, end: Mark | None = None) -> Window:
         end = end or self.mark()
         xero = [
-            e for e in self._xero.state.requests_since(start.xero_seq, self.tenant_id) if e["seq"] <= end.xero_seq
+            e
+            for e in self._xero.state.requests_since(start.xero_seq, self.tenant_id)
+            if e["seq"] <= end.xero_seq
         ]
         dataverse = self._dataverse.emulator.request_log[start.dataverse_len : end.dataverse_len]
         blobs = Counter(end.blobs)
@@ -186,9 +203,10 @@ class Queues:
 
     def _depth(self, name: str) -> int:
         try:
-            return int(self._service.get_queue_client(name).get_queue_properties().approximate_message_count)
+            properties = self._service.get_queue_client(name).get_queue_properties()
         except Exception:  # not created yet: nothing in it
             return 0
+        return int(properties.approximate_message_count or 0)
 
     def busy(self) -> int:
         return sum(self._depth(name) for name in self.names)
@@ -205,7 +223,9 @@ def _webhooks_idle(platform: LocalPlatform) -> bool:
     return platform.dataverse.emulator.webhooks.wait_idle(0) and platform.xero.emulator.webhooks.flush(0)
 
 
-def settle(platform: LocalPlatform, meter: Meter, queues: Queues, quiet: float = 1.5, timeout: float = 600) -> bool:
+def settle(
+    platform: LocalPlatform, meter: Meter, queues: Queues, quiet: float = 1.5, timeout: float = 600
+) -> bool:
     """Wait until the connector is done: both emulators' webhooks delivered, every queue empty, and
     neither emulator asked anything for `quiet` seconds. False on timeout."""
     deadline = time.monotonic() + timeout

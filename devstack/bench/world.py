@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from connector.settings import get_settings
+from connector.settings import Settings, get_settings
 from devstack.host.http import master_key
 from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import Scenario, set_up
@@ -27,6 +27,11 @@ EXPORT_YES = 100000001
 PAID, CANCELED = 2, 3
 # A schedule that never fires during a run: the bench fires the sweep itself, where it wants one.
 NEVER = "0 0 0 1 1 *"
+SWEEP_TIMER = "sweep_timer"
+SWEEP_SCHEDULE = "SWEEP_SCHEDULE"
+# Reconcile runs at most this often per organisation; the bench sets it where it wants every sweep to
+# pull, or speeds it up with the clock.
+RECONCILE_INTERVAL = "RECONCILE_MIN_INTERVAL_SECONDS"
 _DYNAMICS_ID = re.compile(r"[?&]id=([0-9a-fA-F-]{36})")
 # The environment the platforms write; restored after each one so runs do not leak into each other.
 _PLATFORM_ENV = (
@@ -57,21 +62,62 @@ def environment(**values: str) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+def timer_settings() -> dict[str, str]:
+    """Every schedule setting of the connector (`*_SCHEDULE`) with its production default."""
+    return {
+        str(f.alias): str(f.default)
+        for f in Settings.model_fields.values()
+        if f.alias and f.alias.endswith("_SCHEDULE") and isinstance(f.default, str)
+    }
+
+
+def production_setting(alias: str) -> str | None:
+    found = [f.default for f in Settings.model_fields.values() if f.alias == alias]
+    return str(found[0]) if found and found[0] is not None else None
+
+
+def every(seconds: float) -> str:
+    """An NCRONTAB schedule firing every `seconds` (a divisor of a minute, or whole minutes of an hour)."""
+    whole = round(seconds)
+    if 0 < whole < 60 and 60 % whole == 0:
+        return f"*/{whole} * * * * *"
+    if whole % 60 == 0 and 60 % (whole // 60) == 0:
+        return f"0 */{whole // 60} * * * *"
+    raise ValueError(f"no NCRONTAB schedule fires every {seconds:g}s")
+
+
+def sped_up(factor: float) -> dict[str, str]:
+    """Connector settings for a clock `factor` times faster: the sweep every 5 minutes / factor, and every
+    `*_INTERVAL_SECONDS` setting divided by it. Other timers keep their production schedules."""
+    settings = timer_settings()
+    production_sweep = settings[SWEEP_SCHEDULE]
+    if factor == 1:
+        return settings
+    if production_sweep != "0 */5 * * * *":
+        raise ValueError(f"the bench speeds up a 5-minute sweep, not {production_sweep!r}")
+    settings[SWEEP_SCHEDULE] = every(300 / factor)
+    for f in Settings.model_fields.values():
+        if f.alias and f.alias.endswith("_INTERVAL_SECONDS") and isinstance(f.default, int | float):
+            settings[f.alias] = str(max(1, round(f.default / factor)))
+    return settings
+
+
 @contextmanager
 def platform(
     *,
-    sweep_schedule: str = NEVER,
+    env: dict[str, str] | None = None,
     host_processes: int = 0,
-    host_env: dict[str, str] | None = None,
     xero_options: dict[str, Any] | None = None,
     dataverse_options: dict[str, Any] | None = None,
 ) -> Iterator[tuple[LocalPlatform, Scenario]]:
-    """A fresh platform, set up as a new customer would (schema, webhooks, one Xero organisation)."""
-    with environment(SWEEP_SCHEDULE=sweep_schedule):
+    """A fresh platform, set up as a new customer would (schema, webhooks, one Xero organisation).
+    `env` are connector settings for its host (every timer off unless given a schedule)."""
+    settings = {**{name: NEVER for name in timer_settings()}, **(env or {})}
+    with environment(**settings):
         local = LocalPlatform(
             ports=PlatformPorts.free(),
             host_processes=host_processes,
-            host_env={"SWEEP_SCHEDULE": sweep_schedule, **(host_env or {})},
+            host_env=settings,
             xero_options=xero_options or {},
             dataverse_options=dataverse_options or {},
         )
@@ -79,15 +125,19 @@ def platform(
             yield local, set_up(local)
 
 
-def fire_sweep(local: LocalPlatform) -> None:
-    """What the sweep timer does when it fires, through the host's admin API."""
+def fire_timer(local: LocalPlatform, name: str) -> None:
+    """What a timer does when it fires, through the host's admin API."""
     response = httpx.post(
-        f"{local.host_url}/admin/functions/sweep_timer",
+        f"{local.host_url}/admin/functions/{name}",
         json={},
         headers={"x-functions-key": master_key()},
-        timeout=30,
+        timeout=120,
     )
     response.raise_for_status()
+
+
+def fire_sweep(local: LocalPlatform) -> None:
+    fire_timer(local, SWEEP_TIMER)
 
 
 def set_webhook_steps(local: LocalPlatform, enabled: bool) -> int:
@@ -190,4 +240,6 @@ def synced(local: LocalPlatform, tenant_id: str, ids: set[str]) -> int:
     """How many of `ids` are in Xero and written back (export status Yes)."""
     in_xero = xero_invoices(local, tenant_id)
     dynamics = dynamics_invoices(local, ids)
-    return sum(1 for i in ids if i in in_xero and dynamics.get(i, None) and dynamics[i].export_status == EXPORT_YES)
+    return sum(
+        1 for i in ids if i in in_xero and dynamics.get(i, None) and dynamics[i].export_status == EXPORT_YES
+    )

@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("devstack.chaos").setLevel(logging.INFO)
+    # Dropped answers (commit then drop or hold) are what the run asks for, not errors. A filter, not a
+    # level: every uvicorn server started later resets the logger's level.
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: "returned without completing response" not in record.getMessage()
+    )
     console = Console(width=160)
     started = time.monotonic()
     try:

@@ -53,7 +53,7 @@ def pay_and_cancel(run: Run) -> None:
                 f"pay {invoice.get('InvoiceNumber')}: {exc.response.status_code} {exc.response.text[:120]}"
             )
             continue
-        run.paid.append(dynamics_id)
+        run.paid[dynamics_id] = str(invoice["InvoiceID"]).lower()
     approved = []
     for dynamics_id in to_cancel:
         invoice = targets[dynamics_id]
@@ -65,8 +65,10 @@ def pay_and_cancel(run: Run) -> None:
     dataverse = run.platform.dataverse
 
     def cancel(dynamics_id: str) -> None:
+        invoice = targets[dynamics_id]
+        assert invoice is not None
         dataverse.ui_cancel(dynamics_id)
-        run.cancelled.append(dynamics_id)
+        run.cancelled[dynamics_id] = str(invoice["InvoiceID"]).lower()
 
     first, others = approved[0], approved[1:]
     if "cancel" in run.config.kills:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass, field
 
 from devstack.chaos.config import ChaosConfig
 from devstack.chaos.convergence import Queues
+from devstack.chaos.egress import XeroTaps
 from devstack.chaos.faults import DataverseFaults, XeroFaults
 from devstack.chaos.processes import KillLog
 from devstack.chaos.workload import Workload
@@ -26,12 +26,12 @@ class Run:
     queues: Queues
     prefix: str
     rng: random.Random
+    taps: XeroTaps
     kills: KillLog = field(default_factory=KillLog)
-    # Set while a kill point needs the Sales users to stop saving (so its request is the next one).
-    pause: threading.Event = field(default_factory=threading.Event)
     notes: list[str] = field(default_factory=list)
-    paid: list[str] = field(default_factory=list)  # Dynamics invoice ids paid in Xero
-    cancelled: list[str] = field(default_factory=list)  # approved in Xero, then cancelled in Dynamics
+    # Dynamics invoice id → the Xero invoice acted on: paid in full in Xero; approved, then cancelled.
+    paid: dict[str, str] = field(default_factory=dict)
+    cancelled: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # phase → duration
     converged: dict[str, bool] = field(default_factory=dict)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from typing import Any
 
 import httpx
@@ -38,25 +36,18 @@ class XeroFaults:
         self._random = None
         _check(self.http.delete("/faults/random"), "Xero random faults")
 
-    def hold(self, method: str, path: str) -> None:
-        """The next matching write is applied and its answer held until released."""
-        rule = {"kind": "commit_then_hold", "method": method, "path": path, "count": 1}
+    def hold(self, method: str, path: str, count: int = 1) -> None:
+        """The next `count` matching writes are applied and their answers held until released."""
+        rule = {"kind": "commit_then_hold", "method": method, "path": path, "count": count}
         _check(self.http.post("/faults", json=rule), "Xero commit_then_hold")
 
     def held(self) -> list[dict[str, Any]]:
         return list(_check(self.http.get("/faults/held"), "Xero held requests") or [])
 
-    def wait_held(self, timeout: float) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            held = self.held()
-            if held:
-                return held[0]
-            time.sleep(0.05)
-        return None
-
-    def release(self) -> None:
-        _check(self.http.post("/faults/release", json={}), "Xero release")
+    def release(self, ids: list[str] | None = None, *, answer: bool = False) -> None:
+        """End held requests (all, or `ids`): their connections dropped, or answered after all."""
+        body: dict[str, Any] = {"answer": answer} | ({"ids": ids} if ids is not None else {})
+        _check(self.http.post("/faults/release", json=body), "Xero release")
 
     def clear_rules(self) -> None:
         """Drop a hold nothing matched. The emulator clears its random mix with it: that goes back on, on
@@ -66,13 +57,6 @@ class XeroFaults:
             self.rearmed += 1
             body = {**self._random, "seed": self._random["seed"] + 1000 * self.rearmed}
             _check(self.http.post("/faults/random", json=body), "Xero random faults")
-
-    def requests(self) -> list[dict[str, Any]]:
-        return list(_check(self.http.get("/requests"), "Xero request log"))
-
-    def fired(self) -> Counter[str]:
-        """Faults per kind, from the emulator's request log."""
-        return Counter(str(entry["fault"]) for entry in self.requests() if entry.get("fault"))
 
     def close(self) -> None:
         self.http.close()
@@ -106,9 +90,6 @@ class DataverseFaults:
     def throttling(self) -> dict[str, Any]:
         response = self.http.get("/throttling")
         return dict(response.json()) if response.status_code == 200 and response.content else {}
-
-    def requests(self) -> list[dict[str, Any]]:
-        return list(_check(self.http.get("/requests"), "Dataverse request log"))
 
     def close(self) -> None:
         self.http.close()

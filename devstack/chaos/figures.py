@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from devstack.chaos.context import Run
-from devstack.chaos.state import PAID_STATE, DynamicsView, XeroView, target_invoice
+from devstack.chaos.state import PAID_STATE, DynamicsView, XeroView
 
 WINDOW = timedelta(minutes=5)  # Dataverse service protection's window
 
@@ -82,7 +82,7 @@ def measure(run: Run) -> Figures:
     cancelled = {d.lower() for d in run.cancelled}
     extra = orphans + sum(max(0, n - 1) if d in cancelled else n for d, n in notes.items())
     missing = [d for d in cancelled if notes.get(d, 0) == 0]
-    paid = [d.lower() for d in run.paid if (t := target_invoice(xero, dynamics, d)) and t["Status"] == "PAID"]
+    paid = [d.lower() for d, x in run.paid.items() if xero.invoices.get(x, {}).get("Status") == "PAID"]
     unconverged = [d for d in paid if dynamics.state_codes.get(d) != PAID_STATE]
     poisoned = sum(run.queues.poisoned().values())
     assert run.platform.dataverse is not None and run.platform.xero is not None

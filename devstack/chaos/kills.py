@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from devstack.chaos.context import Run
@@ -13,42 +14,68 @@ from devstack.chaos.processes import restart, senders
 logger = logging.getLogger("devstack.chaos")
 CREATE_PATH = r"/Invoices$"  # PUT: one invoice or a batch; updates are POSTs
 CREDIT_NOTE_PATH = r"/CreditNotes$"
+Held = dict[str, Any]
 
 
-def _key(held: dict[str, Any]) -> str:
-    return str(held.get("idempotency_key") or held.get("Idempotency-Key") or held.get("key") or "")
+def _key(held: Held) -> str:
+    return str(held.get("idempotency_key") or "")
 
 
-def describe(held: dict[str, Any]) -> str:
+def is_batch(held: Held) -> bool:
+    """The sweep's batch create: the connector names the operation at the start of its keys."""
+    return "create-batch" in _key(held)
+
+
+def describe(held: Held) -> str:
     key = _key(held)
     return f"{held.get('method', '?')} {held.get('path', '?')}" + (f" ({key[:40]}…)" if key else "")
 
 
 def hold_and_kill(
-    run: Run, point: str, method: str, path: str, before_wait: Any = None
-) -> dict[str, Any] | None:
-    """Hold the next matching write, SIGKILL whoever sent it, let the answer go, restart the dead.
-    Returns the held request, or None when nothing matched in time (the rule is then removed)."""
-    run.xero.hold(method, path)
+    run: Run,
+    point: str,
+    method: str,
+    path: str,
+    *,
+    before_wait: Callable[[], object] | None = None,
+    wanted: Callable[[Held], bool] | None = None,
+) -> Held | None:
+    """Hold matching writes until one is `wanted` (others get their answer, a little late), SIGKILL whoever
+    sent it, drop its answer, restart the dead. None when none came within the wait (the rule is removed)."""
+    run.xero.hold(method, path, count=1 if wanted is None else 1000)
     if before_wait is not None:
         before_wait()
-    held = run.xero.wait_held(run.config.kill_wait_seconds)
-    if held is None:
+    chosen: Held | None = None
+    deadline = time.monotonic() + run.config.kill_wait_seconds
+    while chosen is None and time.monotonic() < deadline:
+        for held in run.xero.held():
+            if wanted is None or wanted(held):
+                chosen = held
+                break
+            run.xero.release([held["id"]], answer=True)
+        else:
+            time.sleep(0.05)
+    if chosen is None:
         run.xero.clear_rules()
         run.note(f"{point}: no {method} {path} was held within {run.config.kill_wait_seconds:.0f}s")
         return None
-    victims = senders(held, run.platform.hosts)
-    run.kills.kill(point, victims, describe(held))
-    run.xero.release()
+    victims = senders(chosen, run.platform.hosts, run.taps)
+    run.kills.kill(point, victims, describe(chosen))
+    run.xero.release([chosen["id"]], answer=False)
+    if wanted is not None:  # the rule's other shots must not catch anything after this
+        others = [held["id"] for held in run.xero.held()]
+        if others:
+            run.xero.release(others, answer=True)
+        run.xero.clear_rules()
     restart(victims)
-    return held
+    return chosen
 
 
 def kill_between_create_and_write_back(run: Run) -> None:
     hold_and_kill(run, "create", "PUT", CREATE_PATH)
 
 
-def kill_mid_batch(run: Run, created: Any, outage_invoices: int) -> None:
+def kill_mid_batch(run: Run, created: Callable[[], int], outage_invoices: int) -> None:
     """An outage (every instance stopped) while Sales users keep saving, so those invoices' webhooks fail
     and only the sweep can find them; then the sweep's batch create held and its host killed."""
     hosts = [host for host in run.platform.hosts if host.alive]
@@ -62,22 +89,17 @@ def kill_mid_batch(run: Run, created: Any, outage_invoices: int) -> None:
     deadline = time.monotonic() + 60
     while created() < target and time.monotonic() < deadline:
         time.sleep(0.1)
-    run.pause.set()  # a lull, so the sweep's batch is the next create Xero sees
-    try:
-        restart(hosts)
-        for _ in range(3):
-            held = hold_and_kill(
-                run, "batch", "PUT", CREATE_PATH, lambda: trigger(run.platform.host_url, "sweep_timer")
-            )
-            if held is None or "batch" in _key(held) or not _key(held):
-                return
-            # A single create got there first: that was a create/write-back kill; try again for the batch.
-            run.kills.events[-1]["point"] = "create"
-        run.note("batch: the sweep's batch create was never the held request")
-    finally:
-        run.pause.clear()
+    restart(hosts)
+    hold_and_kill(
+        run,
+        "batch",
+        "PUT",
+        CREATE_PATH,
+        before_wait=lambda: trigger(run.platform.host_url, "sweep_timer"),
+        wanted=is_batch,
+    )
 
 
-def kill_mid_cancel(run: Run, cancel_first: Any) -> None:
+def kill_mid_cancel(run: Run, cancel_first: Callable[[], object]) -> None:
     """The credit note of the first cancel held; its host killed before it hears Xero's answer."""
-    hold_and_kill(run, "cancel", "PUT", CREDIT_NOTE_PATH, cancel_first)
+    hold_and_kill(run, "cancel", "PUT", CREDIT_NOTE_PATH, before_wait=cancel_first)

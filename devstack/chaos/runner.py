@@ -17,10 +17,11 @@ from devstack.chaos.actions import pay_and_cancel
 from devstack.chaos.config import ChaosConfig
 from devstack.chaos.context import Run
 from devstack.chaos.convergence import Outcome, Queues, trigger, wait_until
+from devstack.chaos.egress import XeroTaps
 from devstack.chaos.faults import DataverseFaults, XeroFaults
 from devstack.chaos.figures import Figures, measure
 from devstack.chaos.kills import kill_between_create_and_write_back, kill_mid_batch
-from devstack.chaos.state import PAID_STATE, DynamicsView, XeroView, target_invoice
+from devstack.chaos.state import PAID_STATE, DynamicsView, XeroView
 from devstack.chaos.workload import Workload
 from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import set_up
@@ -30,9 +31,15 @@ logger = logging.getLogger("devstack.chaos")
 CREATE_RATE = 4.0  # invoices a second from the Sales users
 
 
-def platform_for(config: ChaosConfig) -> LocalPlatform:
+def platform_for(config: ChaosConfig, taps: XeroTaps) -> LocalPlatform:
     xero_options = {"request_log_size": 1_000_000}  # the faults fired are counted from this log
     known = {f.name for f in dataclasses.fields(XeroOptions)}
+
+    def own_xero(platform: LocalPlatform, instance: str) -> dict[str, str]:
+        assert platform.xero is not None
+        taps.upstream = platform.xero.base_url
+        return {"XERO_API_BASE_URL": f"{taps.url_for(instance)}/api.xro/2.0"}
+
     return LocalPlatform(
         ports=PlatformPorts.free(),
         data_dir=config.logs,
@@ -43,6 +50,7 @@ def platform_for(config: ChaosConfig) -> LocalPlatform:
             "XERO_TIMEOUT_SECONDS": str(config.xero_timeout_seconds),
         },
         queue_lease_seconds=config.queue_lease_seconds,
+        host_env_for=own_xero,
     )
 
 
@@ -84,8 +92,6 @@ def load(run: Run) -> None:
     )
     monkey.start()
     for plan in run.workload.plans:
-        while run.pause.is_set():
-            time.sleep(0.05)
         run.workload.create(plan)
         time.sleep(1 / CREATE_RATE)
     monkey.join(timeout=run.config.kill_wait_seconds * 4 + 180)
@@ -120,8 +126,8 @@ def back_settled(run: Run) -> tuple[bool, str]:
     paid = sum(1 for d in run.paid if dynamics.state_codes.get(d.lower()) == PAID_STATE)
     notes, _ = xero.credit_notes_by_dynamics()
     credited = 0
-    for dynamics_id in run.cancelled:
-        invoice = target_invoice(xero, dynamics, dynamics_id)
+    for dynamics_id, xero_id in run.cancelled.items():
+        invoice = xero.invoices.get(xero_id)
         if notes.get(dynamics_id.lower(), 0) and invoice is not None and Decimal(invoice["AmountDue"]) == 0:
             credited += 1
     pending = _pending(run, back=True)
@@ -145,7 +151,8 @@ def converge(run: Run, name: str, settled: Callable[[Run], tuple[bool, str]]) ->
 def run_chaos(config: ChaosConfig) -> tuple[Figures, Run]:
     from connector.settings import get_settings
 
-    with platform_for(config) as platform:
+    taps = XeroTaps(upstream="")
+    with platform_for(config, taps) as platform:
         assert platform.xero is not None and platform.dataverse is not None and platform.azurite is not None
         scenario = set_up(platform)
         settings = get_settings()
@@ -160,6 +167,7 @@ def run_chaos(config: ChaosConfig) -> tuple[Figures, Run]:
             queues=Queues(platform.azurite.connection_string, settings.queue_names),
             prefix=settings.dataverse_publisher_prefix,
             rng=rng,
+            taps=taps,
         )
         try:
             run.workload.prepare()
@@ -183,3 +191,4 @@ def run_chaos(config: ChaosConfig) -> tuple[Figures, Run]:
         finally:
             run.xero.close()
             run.dataverse.close()
+            taps.stop()

@@ -57,7 +57,18 @@ RECORD_FORM_TYPES = frozenset({2, 6, 7, 11})  # forms of one table, which carry 
 SUBGRID_CLASSID = "{E7A81278-8635-4D9E-8D4D-59480B391C5B}"  # the subgrid control [doc sample]
 _CLASSID = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
 LINK_TYPES = frozenset(
-    {"inner", "outer", "natural", "in", "exists", "matchfirstrowusingcrossapply", "any", "not any", "all", "not all"}
+    {
+        "inner",
+        "outer",
+        "natural",
+        "in",
+        "exists",
+        "matchfirstrowusingcrossapply",
+        "any",
+        "not any",
+        "all",
+        "not all",
+    }
 )
 NO_VALUE_OPERATORS = frozenset(
     {
@@ -204,7 +215,12 @@ def install(state: EmulatorState) -> None:
 
 
 def _before_write(
-    state: EmulatorState, tx: Transaction, table: str, row_id: str, row: dict[str, Any], pre: dict[str, Any] | None
+    state: EmulatorState,
+    tx: Transaction,
+    table: str,
+    row_id: str,
+    row: dict[str, Any],
+    pre: dict[str, Any] | None,
 ) -> None:
     if not row:
         return  # a delete
@@ -231,7 +247,9 @@ def _unchangeable(row: dict[str, Any], pre: dict[str, Any] | None, columns: tupl
     for column in columns:
         if pre is not None and row.get(column) != pre.get(column):
             # Assumed: these are IsValidForUpdate False; the emulator refuses rather than ignores.
-            raise ODataError(400, f"The column {column} cannot be changed once the record exists.", INVALID_ARGUMENT)
+            raise ODataError(
+                400, f"The column {column} cannot be changed once the record exists.", INVALID_ARGUMENT
+            )
 
 
 def _table_named(state: EmulatorState, name: Any) -> md.Table:
@@ -261,7 +279,9 @@ def validate_form(state: EmulatorState, row: dict[str, Any], pre: dict[str, Any]
     for control in root.iter("control"):
         control_id = control.get("id") or ""
         if not control_id or control_id.lower() in seen:
-            raise ODataError(400, f"Invalid XML. Every control needs a unique id ('{control_id}').", INVALID_XML)
+            raise ODataError(
+                400, f"Invalid XML. Every control needs a unique id ('{control_id}').", INVALID_XML
+            )
         seen.add(control_id.lower())
         classid = control.get("classid") or ""
         if not _CLASSID.match(classid):
@@ -294,8 +314,8 @@ def _validate_subgrid(state: EmulatorState, table: md.Table, control: ET.Element
         ):
             raise ODataError(
                 400,
-                f"The subgrid {control.get('id')} uses the relationship '{relationship_name}', which does not "
-                f"relate {table.logical_name} to {target.logical_name}.",
+                f"The subgrid {control.get('id')} uses the relationship '{relationship_name}', which "
+                f"does not relate {table.logical_name} to {target.logical_name}.",
                 INVALID_ARGUMENT,
             )
     view_id = (parameters.findtext("ViewId") or "").strip().strip("{}").lower()
@@ -332,7 +352,9 @@ def validate_view(state: EmulatorState, row: dict[str, Any], pre: dict[str, Any]
         if alias is None:
             continue  # checked against its own entity or link-entity on the walk
         if alias not in aliases:
-            raise ODataError(400, "The specified alias for the given entity in the condition does not exist.", NO_ALIAS)
+            raise ODataError(
+                400, "The specified alias for the given entity in the condition does not exist.", NO_ALIAS
+            )
         _check_attribute(aliases[alias], condition.get("attribute"))
     if row.get("layoutxml"):
         _validate_layout(table, parse_xml(row.get("layoutxml"), INVALID_XML, "LayoutXml"), aliases)
@@ -347,7 +369,9 @@ def _check_attribute(table: md.Table, name: str | None) -> None:
         )
 
 
-def _walk_fetch(state: EmulatorState, node: ET.Element, table: md.Table, aliases: dict[str, md.Table]) -> None:
+def _walk_fetch(
+    state: EmulatorState, node: ET.Element, table: md.Table, aliases: dict[str, md.Table]
+) -> None:
     for child in node:
         if child.tag in ("attribute", "order"):
             _check_attribute(table, child.get("name") if child.tag == "attribute" else child.get("attribute"))
@@ -359,7 +383,9 @@ def _walk_fetch(state: EmulatorState, node: ET.Element, table: md.Table, aliases
                 )
         elif child.tag == "filter":
             if child.get("type", "and") not in ("and", "or"):
-                raise ODataError(400, "Unsupported filter type. Valid values are 'and', or 'or'.", INVALID_FILTER_TYPE)
+                raise ODataError(
+                    400, "Unsupported filter type. Valid values are 'and', or 'or'.", INVALID_FILTER_TYPE
+                )
             _walk_fetch(state, child, table, aliases)
         elif child.tag == "condition":
             _check_condition(child)
@@ -373,16 +399,24 @@ def _check_condition(condition: ET.Element) -> None:
     operator = condition.get("operator") or ""
     if operator not in OPERATORS:
         raise ODataError(400, f"Unsupported condition operator. ('{operator}')", INVALID_OPERATOR)
-    has_value = condition.get("value") is not None or condition.get("valueof") or condition.find("value") is not None
+    has_value = (
+        condition.get("value") is not None or condition.get("valueof") or condition.find("value") is not None
+    )
     if operator in NO_VALUE_OPERATORS:
         return
     if not has_value:
-        raise ODataError(400, f"Incorrect filter condition or conditions. ({operator} needs a value)", BAD_CONDITION)
+        raise ODataError(
+            400, f"Incorrect filter condition or conditions. ({operator} needs a value)", BAD_CONDITION
+        )
     if operator in INTEGER_OPERATORS and not str(condition.get("value", "")).isdigit():
-        raise ODataError(400, f"Invalid value specified for type. ({operator} needs a whole number)", INVALID_VALUE)
+        raise ODataError(
+            400, f"Invalid value specified for type. ({operator} needs a whole number)", INVALID_VALUE
+        )
 
 
-def _check_link(state: EmulatorState, link: ET.Element, table: md.Table, aliases: dict[str, md.Table]) -> None:
+def _check_link(
+    state: EmulatorState, link: ET.Element, table: md.Table, aliases: dict[str, md.Table]
+) -> None:
     linked = state.tables.get(link.get("name") or "")
     if linked is None:
         raise ODataError(400, f"The specified entity was not found. ('{link.get('name')}')", NO_ENTITY)
@@ -411,15 +445,21 @@ def _validate_layout(table: md.Table, grid: ET.Element, aliases: dict[str, md.Ta
     if otc is not None and table.object_type_code is not None and otc != str(table.object_type_code):
         # Assumed: Dataverse ties a layout to its table by type code; a wrong one is refused here.
         raise ODataError(
-            400, f"LayoutXml object {otc} is not {table.logical_name} ({table.object_type_code}).", INVALID_ARGUMENT
+            400,
+            f"LayoutXml object {otc} is not {table.logical_name} ({table.object_type_code}).",
+            INVALID_ARGUMENT,
         )
     if row.get("id") not in (None, table.primary_id):
-        raise ODataError(400, f"LayoutXml row id must be {table.primary_id}, not {row.get('id')}.", NO_ATTRIBUTE)
+        raise ODataError(
+            400, f"LayoutXml row id must be {table.primary_id}, not {row.get('id')}.", NO_ATTRIBUTE
+        )
     for cell in row.iter("cell"):
         name = cell.get("name") or ""
         alias, dot, column = name.partition(".")
         if dot and alias not in aliases:
-            raise ODataError(400, f"The specified alias for the given entity does not exist. ('{alias}')", NO_ALIAS)
+            raise ODataError(
+                400, f"The specified alias for the given entity does not exist. ('{alias}')", NO_ALIAS
+            )
         _check_attribute(aliases[alias] if dot else table, column if dot else name)
 
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devstack.dataverse import sales
+from devstack.dataverse import customizations, sales, security
 from devstack.dataverse.batch import BatchProcessor
 from devstack.dataverse.faults import Fault, RandomFaults
 from devstack.dataverse.protection import REQUESTS_CODE, Limits, Refusal, ServiceProtection
@@ -90,6 +90,7 @@ class Emulator:
         self.solution_components: dict[str, list[tuple[str, str]]] = {}
         self._control = threading.Lock()
         self.protection = ServiceProtection(self.options.limits())
+        self.security = security.Security()
         self.state = self._new_state()
         self.webhooks = WebhookDispatcher(
             lambda: self.state, self.identity, self.options.webhook_timeout, self.options.webhook_retry_delay
@@ -103,7 +104,11 @@ class Emulator:
         state = EmulatorState()
         sales.install(state)
         state.after_commit.append(lambda events: self.webhooks.on_commit(events))
+        customizations.install(state)
         install_platform_rows(state, self.app_user_id)
+        security.install(
+            state, self.identity.business_unit_id, self.identity.organization_name, [self.app_user_id]
+        )
         return state
 
     def reset(self) -> None:
@@ -113,6 +118,7 @@ class Emulator:
             self.faults.clear()
             self.random_faults = None
             self.request_log.clear()
+            self.security.clear()
             self.solution_components.clear()
             self.webhooks.clear()
             self.protection.reset(self.options.limits())
@@ -354,6 +360,12 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
                 return _control_error(str(exc))
         return JSONResponse(emu.webhooks.duplicates_json())
 
+    async def security_checks(request: Request) -> Response:
+        if request.method == "DELETE":
+            emu.security.clear()
+            return Response(status_code=204)
+        return JSONResponse(emu.security.summary(request.query_params.get("user")))
+
     async def deliveries(request: Request) -> Response:
         if request.query_params.get("wait", "true") != "false":
             await asyncio.to_thread(emu.webhooks.wait_idle, float(request.query_params.get("timeout", "10")))
@@ -383,6 +395,7 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
         Route("/_emulator/faults/random", random_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/throttling", throttling, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/webhooks/duplicates", duplicates, methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/security/checks", security_checks, methods=["GET", "DELETE"]),
         Route("/_emulator/deliveries", deliveries, methods=["GET"]),
         Route("/_emulator/asyncoperations", async_operations, methods=["GET"]),
         Route("/_emulator/ui/invoices", ui_action, methods=["POST"]),

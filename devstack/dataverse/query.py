@@ -189,7 +189,9 @@ class Serializer:
                 for link in self.state.rows[many.intersect].values()
                 if link.get(many.own_attribute) == row_id
             ]
-            targets = [self.state.rows[many.target_table][i] for i in ids if i in self.state.rows[many.target_table]]
+            targets = [
+                self.state.rows[many.target_table][i] for i in ids if i in self.state.rows[many.target_table]
+            ]
             targets = apply_filter_and_order(self.state, target_table, targets, nested)
             return [self.row(target_table, target, nested) for target in targets]
         collection = table.collection_navs.get(nav_name)

@@ -46,7 +46,8 @@ def _depth_mask(privilege: dict[str, Any], depth: Any) -> int:
     if not isinstance(depth, str) or depth not in DEPTH_MASKS:
         raise ODataError(
             400,
-            f"Cannot convert the literal '{depth}' to the expected type 'Microsoft.Dynamics.CRM.PrivilegeDepth'.",
+            f"Cannot convert the literal '{depth}' to the expected type "
+            "'Microsoft.Dynamics.CRM.PrivilegeDepth'.",
             "0x80060888",
         )
     if not privilege.get(f"canbe{depth.lower()}"):
@@ -80,9 +81,12 @@ def _set_grant(state: EmulatorState, tx: Transaction, role_id: str, privilege_id
         rows[row_id]["privilegedepthmask"] = mask
         rows[row_id]["versionnumber"] = state.next_version()
         return
-    from devstack.dataverse.security import _put  # the intersect row has no business rules to run
-
-    put_row(state, "roleprivileges", row_id, {"roleid": role_id, "privilegeid": privilege_id, "privilegedepthmask": mask})
+    put_row(
+        state,
+        "roleprivileges",
+        row_id,
+        {"roleid": role_id, "privilegeid": privilege_id, "privilegedepthmask": mask},
+    )
 
 
 def role_operation(
@@ -109,7 +113,9 @@ def role_operation(
     rows = state.rows["roleprivileges"]
     if operation == "RemovePrivilegeRole":
         reference = body.get("Privilege")
-        raw = body.get("PrivilegeId") or (reference.get("privilegeid") if isinstance(reference, dict) else None)
+        raw = body.get("PrivilegeId") or (
+            reference.get("privilegeid") if isinstance(reference, dict) else None
+        )
         privilege_id = _guid(raw, "PrivilegeId")
         if privilege_id in current:
             tx.remember("roleprivileges", current[privilege_id])
@@ -117,7 +123,7 @@ def role_operation(
         return ApiResponse(204)
     wanted = _requested(state, body)
     if operation == "ReplacePrivilegesRole":
-        for privilege_id, row_id in current.items():
+        for row_id in current.values():
             tx.remember("roleprivileges", row_id)
             del rows[row_id]
         current = {}
@@ -152,7 +158,9 @@ def _ref_target(state: EmulatorState, nav: md.ManyToManyNavigation, raw: Any) ->
     match = _REF_TARGET.search(str(raw or "").split("?")[0])
     target = state.tables[nav.target_table]
     if match is None or match.group("set") != target.entity_set:
-        raise ODataError(400, f"@odata.id must point to a {nav.target_table} record, not '{raw}'.", "0x80060888")
+        raise ODataError(
+            400, f"@odata.id must point to a {nav.target_table} record, not '{raw}'.", "0x80060888"
+        )
     target_id = match.group("id").lower()
     state.get(nav.target_table, target_id)
     return target_id
@@ -167,7 +175,9 @@ def associate(
     name, _, key = nav_path.partition("(")
     nav = table.many_navs[name]
     if name not in ASSOCIABLE:
-        raise ODataError(400, f"Records are not associated through {name}: use the role messages.", INVALID_ARGUMENT)
+        raise ODataError(
+            400, f"Records are not associated through {name}: use the role messages.", INVALID_ARGUMENT
+        )
     state.get(table.logical_name, row_id)
     if request.method == "POST":
         target_id = _ref_target(state, nav, request.json().get("@odata.id"))

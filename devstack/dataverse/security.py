@@ -71,7 +71,12 @@ RIGHTS_BY_TABLE: dict[str, tuple[str, ...]] = {
     "businessunit": ("Create", "Read", "Write", "Delete", "Append", "AppendTo"),
 }
 # Tables with no privileges of their own: their checks go to another table (assumed, see README).
-PARENTAL = {"invoicedetail": "invoice", "privilege": "role", "roleprivileges": "role", "systemuserroles": "role"}
+PARENTAL = {
+    "invoicedetail": "invoice",
+    "privilege": "role",
+    "roleprivileges": "role",
+    "systemuserroles": "role",
+}
 PARENTAL_RIGHT = {"Create": "Write", "Delete": "Write"}
 # Privileges that belong to no table: customization and role assignment (global only).
 MISC_PRIVILEGES = (
@@ -185,7 +190,12 @@ def security_tables() -> list[md.Table]:
         {"isinherited": md.PICKLIST, "ismanaged": md.BOOLEAN},
         {"businessunitid": {"businessunitid": "businessunit"}},
         state=False,
-        choices={"isinherited": {0: "Team privileges only", 1: "Direct User (Basic) access level and Team privileges"}},
+        choices={
+            "isinherited": {
+                0: "Team privileges only",
+                1: "Direct User (Basic) access level and Team privileges",
+            }
+        },
     )
     role.attributes["ismanaged"].read_only = True
     privilege = md.make_table(
@@ -210,10 +220,16 @@ def security_tables() -> list[md.Table]:
         "systemuserroles", "systemuserrolescollection", {"systemuserid": md.UNIQUEID, "roleid": md.UNIQUEID}
     )
     assign = "systemuserroles_association"
-    role.many_navs[assign] = md.ManyToManyNavigation(assign, "systemuser", "systemuserroles", "roleid", "systemuserid")
+    role.many_navs[assign] = md.ManyToManyNavigation(
+        assign, "systemuser", "systemuserroles", "roleid", "systemuserid"
+    )
     grants = "roleprivileges_association"
-    role.many_navs[grants] = md.ManyToManyNavigation(grants, "privilege", "roleprivileges", "roleid", "privilegeid")
-    privilege.many_navs[grants] = md.ManyToManyNavigation(grants, "role", "roleprivileges", "privilegeid", "roleid")
+    role.many_navs[grants] = md.ManyToManyNavigation(
+        grants, "privilege", "roleprivileges", "roleid", "privilegeid"
+    )
+    privilege.many_navs[grants] = md.ManyToManyNavigation(
+        grants, "role", "roleprivileges", "privilegeid", "roleid"
+    )
     tables = [unit, role, privilege, role_privileges, user_roles]
     for table in tables:
         table.object_type_code = md.STANDARD_OBJECT_TYPE_CODES.get(table.logical_name)
@@ -221,23 +237,31 @@ def security_tables() -> list[md.Table]:
     return tables
 
 
-def install(state: EmulatorState, business_unit_id: str, organization_name: str, admins: Iterable[str]) -> None:
+def install(
+    state: EmulatorState, business_unit_id: str, organization_name: str, admins: Iterable[str]
+) -> None:
     """Tables, every table's privileges, the root business unit and System Administrator, held by
     `admins` (the connector's application user; seeded users get it too)."""
     for table in security_tables():
         state.add_table(table)
     user = state.tables["systemuser"]
     user.add(md.Attribute("businessunitid", md.LOOKUP, targets=("businessunit",)))
-    user.single_navs["businessunitid"] = md.SingleNavigation("businessunitid", "businessunitid", "businessunit")
+    user.single_navs["businessunitid"] = md.SingleNavigation(
+        "businessunitid", "businessunitid", "businessunit"
+    )
     assign = "systemuserroles_association"
-    user.many_navs[assign] = md.ManyToManyNavigation(assign, "role", "systemuserroles", "systemuserid", "roleid")
+    user.many_navs[assign] = md.ManyToManyNavigation(
+        assign, "role", "systemuserroles", "systemuserid", "roleid"
+    )
     for table in list(state.tables.values()):
         add_table_privileges(state, table)
     for name in MISC_PRIVILEGES:
         _add_privilege(state, name, 0, ("Global",))
     put_row(state, "businessunit", business_unit_id, {"name": organization_name})
     unit = Ref("businessunit", business_unit_id)
-    put_row(state, "role", SYSTEM_ADMINISTRATOR_ROLE_ID, {"name": "System Administrator", "businessunitid": unit})
+    put_row(
+        state, "role", SYSTEM_ADMINISTRATOR_ROLE_ID, {"name": "System Administrator", "businessunitid": unit}
+    )
     for user_id in admins:
         grant_role(state, None, user_id, SYSTEM_ADMINISTRATOR_ROLE_ID)
     state.before_write.append(_before_write)
@@ -260,7 +284,12 @@ def grant_role(state: EmulatorState, tx: Transaction | None, user_id: str, role_
 
 
 def _before_write(
-    state: EmulatorState, tx: Transaction, table: str, row_id: str, row: dict[str, Any], pre: dict[str, Any] | None
+    state: EmulatorState,
+    tx: Transaction,
+    table: str,
+    row_id: str,
+    row: dict[str, Any],
+    pre: dict[str, Any] | None,
 ) -> None:
     if table == "role" and row and pre is None and not isinstance(row.get("businessunitid"), Ref):
         raise ODataError(400, "A security role needs a business unit (businessunitid).", INVALID_ARGUMENT)
@@ -269,7 +298,12 @@ def _before_write(
 
 
 def _after_write(
-    state: EmulatorState, tx: Transaction, table: str, row_id: str, row: dict[str, Any], pre: dict[str, Any] | None
+    state: EmulatorState,
+    tx: Transaction,
+    table: str,
+    row_id: str,
+    row: dict[str, Any],
+    pre: dict[str, Any] | None,
 ) -> None:
     """Deleting a role, user or privilege removes its intersect rows, as disassociation does."""
     columns = {"role": ("roleid",), "systemuser": ("systemuserid",), "privilege": ("privilegeid",)}.get(table)
@@ -367,8 +401,9 @@ class Security:
             where = f" on OTC={table.object_type_code} for entity '{table.logical_name}'"
         return ODataError(
             403,
-            f"Principal user (Id={user}, type=8, roleCount={len(roles)}, privilegeCount={count}, accessMode=0), "
-            f"is missing {need.privilege} privilege (Id={privilege_id}){where}. context.Caller={user}",
+            f"Principal user (Id={user}, type=8, roleCount={len(roles)}, privilegeCount={count}, "
+            f"accessMode=0), is missing {need.privilege} privilege (Id={privilege_id}){where}. "
+            f"context.Caller={user}",
             PRIVILEGE_DENIED,
         )
 
@@ -418,15 +453,24 @@ def write_needs(state: EmulatorState, table: md.Table, right: str, body: dict[st
         if key.endswith("@odata.bind") and value is not None:
             nav = table.single_navs.get(key[: -len("@odata.bind")])
             if nav is not None:
-                needs += [table_need(state, table.logical_name, "Append"), table_need(state, nav.target, "AppendTo")]
+                needs += link_needs(state, table.logical_name, nav.target)
         elif key in table.collection_navs and isinstance(value, list):
             child = state.tables[table.collection_navs[key].child_table]
-            needs += [table_need(state, table.logical_name, "AppendTo")]
             for item in value:
                 if isinstance(item, dict):
-                    needs += write_needs(state, child, "Create", item) + [
-                        table_need(state, child.logical_name, "Append")
-                    ]
+                    needs += write_needs(state, child, "Create", item)
+                    needs += link_needs(state, child.logical_name, table.logical_name)
+    return needs
+
+
+def link_needs(state: EmulatorState, child: str, parent: str) -> list[Need]:
+    """Setting a lookup on `child` to a `parent` row: Append on the child, AppendTo on the parent. A
+    table whose privileges have no Append / AppendTo (the platform's sdk tables) is not checked."""
+    needs = []
+    for table, right in ((child, "Append"), (parent, "AppendTo")):
+        owner = PARENTAL.get(table, table)
+        if right in _rights_and_depths(state.tables[owner])[0]:
+            needs.append(table_need(state, table, right))
     return needs
 
 
@@ -438,4 +482,3 @@ def metadata_needs(name: str, method: str, rest: str | None) -> list[Need]:
     if name == "RelationshipDefinitions":
         return [Need(f"prv{'Read' if method == 'GET' else 'Create'}Relationship")]
     return [Need(f"prv{'Read' if method == 'GET' else 'Create'}OptionSet")]
-

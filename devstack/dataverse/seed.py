@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from devstack.dataverse.security import SYSTEM_ADMINISTRATOR_ROLE_ID, grant_role
 from devstack.dataverse.store import EmulatorState, Ref
 
 MESSAGES = (
@@ -193,6 +194,8 @@ def seed_sample_data(state: EmulatorState) -> dict[str, Any]:
                 "internalemailaddress": "sally@example.com",
             },
         )
+        # A Sales user who may do anything through the Web API too (the UI actions act as her).
+        grant_role(state, None, SALES_USER_ID, SYSTEM_ADMINISTRATOR_ROLE_ID)
     return {
         "currencies": currencies,
         "price_level": price_level,

@@ -109,6 +109,29 @@ class DataverseEmulatorHandle:
     def stop_duplicate_deliveries(self) -> None:
         self._call("DELETE", "/_emulator/webhooks/duplicates")
 
+    def privilege_checks(self, user_id: str | None = None) -> dict[str, dict[str, list[str]]]:
+        """Per checked user: the privileges its requests used (`used`) and were refused (`denied`)."""
+        path = "/_emulator/security/checks" + (f"?user={user_id}" if user_id else "")
+        return self._call("GET", path)  # type: ignore[no-any-return]
+
+    def clear_privilege_checks(self) -> None:
+        self._call("DELETE", "/_emulator/security/checks")
+
+    def create_user(self, fullname: str, application_id: str | None = None) -> str:
+        """A systemuser with no roles (an application user when `application_id` is given), created
+        through the Web API as an administrator would; returns its id."""
+        body: dict[str, Any] = {
+            "fullname": fullname,
+            "domainname": f"{fullname.lower().replace(' ', '.')}@emulator",
+        }
+        if application_id:
+            body["applicationid"] = application_id
+        headers = {"Authorization": f"Bearer {self.token}", "Prefer": "return=representation"}
+        response = self._http.post("/api/data/v9.2/systemusers", json=body, headers=headers)
+        if response.status_code >= 400:
+            raise RuntimeError(f"creating user {fullname} → {response.status_code}: {response.text}")
+        return str(response.json()["systemuserid"])
+
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Block until every pending webhook delivery has been attempted."""
         return self.emulator.webhooks.wait_idle(timeout)

@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from devstack.dataverse import customizations, role_messages
 from devstack.dataverse import metadata as md
+from devstack.dataverse import security as sec
 from devstack.dataverse.odata_filter import FilterSyntaxError, compile_filter
 from devstack.dataverse.query import (
     UNSUPPORTED_CODE,
@@ -150,7 +152,8 @@ class WebApi:
         if "odata.track-changes" in request.headers.get("prefer", ""):
             raise _not_implemented("change tracking (Prefer: odata.track-changes)")
         if path in {"PublishXml", "PublishAllXml"} and request.method == "POST":
-            self.state.publish_count += 1
+            self._require(request, [sec.Need("prvPublishCustomizations")])
+            customizations.publish(self.state, path, request.json())
             return ApiResponse(204)
         if path in {"WhoAmI", "WhoAmI()"} and request.method == "GET":
             return ApiResponse.json(
@@ -169,6 +172,8 @@ class WebApi:
         if match is None:
             raise ODataError(404, f"Resource not found for the segment '{path}'.", "0x80060888")
         name, key, rest = match.group("name"), match.group("key"), match.group("rest")
+        if name in {"EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions"}:
+            self._require(request, sec.metadata_needs(name, request.method, rest))
         if name == "EntityDefinitions":
             return self._entity_definitions(request, key, rest)
         if name == "RelationshipDefinitions":
@@ -180,46 +185,93 @@ class WebApi:
             if operation is not None:
                 raise _not_implemented(f"the {operation} message")
         table = self.state.table_for_set(name)
-        run: Callable[[Transaction], ApiResponse]
         if key is None:
-            if rest:
-                return self._collection_segment(request, table, rest)
-            if request.method == "GET":
-                return self._get_collection(request, table)
-            if request.method == "POST":
-                run = lambda t: self._create(request, table, t)  # noqa: E731
-            else:
-                raise ODataError(
-                    405, f"The HTTP method '{request.method}' is not allowed here.", "0x80060888"
-                )
-        else:
-            row_id = self._find_id(table, key)
-            if rest:
-                operation = _operation_name(rest)
-                if operation is not None:
-                    raise _not_implemented(f"the {operation} message bound to {table.entity_set}")
-                if rest.endswith("$ref") or "/$ref" in rest:
-                    raise _not_implemented("associating records through $ref")
-                if request.method != "GET":
-                    raise ODataError(
-                        405, "Only GET is supported on navigation properties here.", "0x80060888"
-                    )
-                return self._get_navigation(request, table, row_id, rest)
-            if request.method == "GET":
-                return self._get_row(request, table, row_id)
-            if request.method == "PATCH":
-                run = lambda t: self._patch(request, table, key, row_id, t)  # noqa: E731
-            elif request.method == "DELETE":
-                run = lambda t: self._delete(request, table, row_id, t)  # noqa: E731
-            else:
-                raise ODataError(
-                    405, f"The HTTP method '{request.method}' is not allowed here.", "0x80060888"
-                )
+            return self._on_collection(request, table, rest, tx)
+        return self._on_row(request, table, key, rest, tx)
+
+    def _require(self, request: ApiRequest, needs: list[sec.Need]) -> None:
+        self.emulator.security.require(self.state, request, needs)
+
+    def _in_transaction(
+        self, request: ApiRequest, tx: Transaction | None, run: Callable[[Transaction], ApiResponse]
+    ) -> ApiResponse:
         if tx is not None:
             return run(tx)
         correlation = request.headers.get("x-ms-correlation-request-id")
         with self.state.transaction(correlation, self._user(request)) as own:
             return run(own)
+
+    def _on_collection(
+        self, request: ApiRequest, table: md.Table, rest: str | None, tx: Transaction | None
+    ) -> ApiResponse:
+        if rest:
+            if rest == "$count" and request.method == "GET":
+                self._require(request, sec.read_needs(self.state, table, parse_options(request.query)))
+            return self._collection_segment(request, table, rest)
+        if request.method == "GET":
+            self._require(request, sec.read_needs(self.state, table, parse_options(request.query)))
+            return self._get_collection(request, table)
+        if request.method != "POST":
+            raise ODataError(405, f"The HTTP method '{request.method}' is not allowed here.", "0x80060888")
+        self._require(request, sec.write_needs(self.state, table, "Create", request.json()))
+        return self._in_transaction(request, tx, lambda t: self._create(request, table, t))
+
+    def _on_row(
+        self, request: ApiRequest, table: md.Table, key: str, rest: str | None, tx: Transaction | None
+    ) -> ApiResponse:
+        row_id = self._find_id(table, key)
+        if rest:
+            return self._row_segment(request, table, row_id, rest, tx)
+        if request.method == "GET":
+            self._require(request, sec.read_needs(self.state, table, parse_options(request.query)))
+            return self._get_row(request, table, row_id)
+        if request.method == "PATCH":
+            exists = row_id is not None and row_id in self.state.rows[table.logical_name]
+            right = "Write" if exists or request.headers.get("if-match") else "Create"
+            self._require(request, sec.write_needs(self.state, table, right, request.json()))
+            return self._in_transaction(request, tx, lambda t: self._patch(request, table, key, row_id, t))
+        if request.method == "DELETE":
+            self._require(request, sec.write_needs(self.state, table, "Delete", {}))
+            return self._in_transaction(request, tx, lambda t: self._delete(request, table, row_id, t))
+        raise ODataError(405, f"The HTTP method '{request.method}' is not allowed here.", "0x80060888")
+
+    def _row_segment(
+        self, request: ApiRequest, table: md.Table, row_id: str | None, rest: str, tx: Transaction | None
+    ) -> ApiResponse:
+        """A message bound to a row, a navigation property, or `nav/$ref` of a many-to-many one."""
+        operation = _operation_name(rest)
+        if operation in sec.ROLE_OPERATIONS and table.logical_name == "role" and row_id is not None:
+            right = "Read" if operation == "RetrieveRolePrivilegesRole" else "Write"
+            self._require(request, [sec.table_need(self.state, "role", right)])
+            role_id = row_id
+            return self._in_transaction(
+                request,
+                tx,
+                lambda t: role_messages.role_operation(self.state, request, t, role_id, operation),
+            )
+        if operation is not None:
+            raise _not_implemented(f"the {operation} message bound to {table.entity_set}")
+        nav_path = rest.removesuffix("/$ref")
+        if rest.endswith("$ref") and nav_path.split("(", 1)[0] in table.many_navs and row_id is not None:
+            self._require(
+                request, [sec.table_need(self.state, table.logical_name, "Write"), sec.Need("prvAssignRole")]
+            )
+            own_id = row_id
+            return self._in_transaction(
+                request,
+                tx,
+                lambda t: role_messages.associate(self.state, request, t, table, own_id, nav_path),
+            )
+        if rest.endswith("$ref") or "/$ref" in rest:
+            raise _not_implemented("associating records through $ref")
+        if request.method != "GET":
+            raise ODataError(405, "Only GET is supported on navigation properties here.", "0x80060888")
+        target = sec.nav_target(table, rest.split("(", 1)[0])
+        needs = [sec.table_need(self.state, table.logical_name, "Read")]
+        if target is not None:
+            needs += sec.read_needs(self.state, self.state.tables[target], parse_options(request.query))
+        self._require(request, needs)
+        return self._get_navigation(request, table, row_id, rest)
 
     def _collection_segment(self, request: ApiRequest, table: md.Table, rest: str) -> ApiResponse:
         """`invoices/$count`, or a message bound to the entity set (`invoices/Microsoft.Dynamics.CRM.X`)."""
@@ -346,6 +398,8 @@ class WebApi:
 
     def _create(self, request: ApiRequest, table: md.Table, tx: Transaction) -> ApiResponse:
         row_id = self.create_from_body(tx, table, request.json())
+        if table.logical_name in {"systemform", "savedquery", "role"}:
+            self._solution_component(request, table.logical_name, row_id)
         content_id = request.headers.get("content-id")
         if content_id:
             tx.content_ids[content_id] = (table.logical_name, row_id)
@@ -561,8 +615,17 @@ class WebApi:
             )
             for attribute_body in body.get("Attributes", []):
                 table.add(self._attribute_from_body(attribute_body, logical))
+            custom_codes = [t.object_type_code or 0 for t in self.state.tables.values() if t.is_custom]
+            table.object_type_code = max([md.FIRST_CUSTOM_OBJECT_TYPE_CODE - 1, *custom_codes]) + 1
+            ownership = str(body.get("OwnershipType") or "UserOwned")
+            if ownership not in {"UserOwned", "OrganizationOwned"}:
+                raise ODataError(
+                    400, f"OwnershipType {ownership} is not valid for a new table.", "0x80044355"
+                )
+            table.ownership = ownership
             self.state.add_table(table)
             add_message_filters(self.state, logical)
+            sec.add_table_privileges(self.state, table)
         self._solution_component(request, "entity", logical)
         headers = {"OData-EntityId": f"{request.base_url}{API_PREFIX}EntityDefinitions({table.metadata_id})"}
         return ApiResponse(204, headers=headers)

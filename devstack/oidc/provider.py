@@ -28,7 +28,7 @@ ADMIN_USER = "admin@contoso.example"
 READER_USER = "reader@contoso.example"
 MOUNT = "/entra"
 CLIENT_ID = "local-console-client"
-CLIENT_SECRET = "local-console-secret"  # noqa: S105  (the local provider accepts any secret)
+CLIENT_SECRET = "local-console-secret"
 
 
 def users() -> list[oidc_provider_mock.User]:

@@ -149,12 +149,19 @@ class _DataverseTables:
         self.history.append(entry)
 
     async def update_invoice_totals(
-        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+        self,
+        invoice_id: UUID,
+        *,
+        total_tax: Decimal,
+        total_amount: Decimal,
+        due_date: date | None,
+        amount_due: Decimal | None = None,
     ) -> None:
         self.calls["update_invoice_totals"] += 1
-        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(
-            update={"total_tax": total_tax, "total_amount": total_amount}
-        )
+        changes: dict[str, object] = {"total_tax": total_tax, "total_amount": total_amount}
+        if amount_due is not None:
+            changes["amount_due"] = amount_due
+        self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update=changes)
 
     async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
         self.calls["commit_sync_results"] += 1
@@ -191,8 +198,14 @@ class _DataverseTables:
             update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
         )
         if invoice_totals is not None:
+            totals: dict[str, object] = {
+                "total_tax": invoice_totals.total_tax,
+                "total_amount": invoice_totals.total_amount,
+            }
+            if invoice_totals.amount_due is not None:
+                totals["amount_due"] = invoice_totals.amount_due
             self.invoices[invoice_totals.invoice_id] = self.invoices[invoice_totals.invoice_id].model_copy(
-                update={"total_tax": invoice_totals.total_tax, "total_amount": invoice_totals.total_amount}
+                update=totals
             )
         self.history.extend(history)
 
@@ -208,6 +221,8 @@ class _DataverseTables:
         xero_contact_id: str | None = None,
         amount_owed: Decimal | None = None,
         amount_overdue: Decimal | None = None,
+        amount_we_owe: Decimal | None = None,
+        amount_we_owe_overdue: Decimal | None = None,
     ) -> None:
         self.calls["update_customer_xero"] += 1
         self.customer_updates.append(
@@ -222,6 +237,7 @@ class FakeDataverse(_DataverseTables):
 
     customers: dict[UUID, Customer] = field(default_factory=dict)
     balances: dict[tuple[str, UUID], Balance] = field(default_factory=dict)
+    supplier_balances: dict[tuple[str, UUID], Balance] = field(default_factory=dict)  # what we owe them
     writes: list[str] = field(default_factory=list)
     fail_next: dict[str, Exception] = field(default_factory=dict)
     fail_calls: dict[str, list[Exception | None]] = field(default_factory=dict)  # the next calls, in order
@@ -267,13 +283,23 @@ class FakeDataverse(_DataverseTables):
         return await super().update_xero_details(details_id, changes, if_match)
 
     async def update_invoice_totals(
-        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+        self,
+        invoice_id: UUID,
+        *,
+        total_tax: Decimal,
+        total_amount: Decimal,
+        due_date: date | None,
+        amount_due: Decimal | None = None,
     ) -> None:
         self._enter("update_invoice_totals", write=True)
         if self.invoices[invoice_id].state != InvoiceState.ACTIVE:
             raise AssertionError("Dataverse refuses changes to a Paid or cancelled invoice (read-only)")
         await super().update_invoice_totals(
-            invoice_id, total_tax=total_tax, total_amount=total_amount, due_date=due_date
+            invoice_id,
+            total_tax=total_tax,
+            total_amount=total_amount,
+            due_date=due_date,
+            amount_due=amount_due,
         )
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update={"due_date": due_date})
 
@@ -296,6 +322,8 @@ class FakeDataverse(_DataverseTables):
         xero_contact_id: str | None = None,
         amount_owed: Decimal | None = None,
         amount_overdue: Decimal | None = None,
+        amount_we_owe: Decimal | None = None,
+        amount_we_owe_overdue: Decimal | None = None,
     ) -> None:
         self._enter("update_customer_xero", write=True)
         await super().update_customer_xero(
@@ -304,9 +332,44 @@ class FakeDataverse(_DataverseTables):
             xero_contact_id=xero_contact_id,
             amount_owed=amount_owed,
             amount_overdue=amount_overdue,
+            amount_we_owe=amount_we_owe,
+            amount_we_owe_overdue=amount_we_owe_overdue,
         )
         if amount_owed is not None or amount_overdue is not None:
             self.balances[(kind, customer_id)] = (amount_owed, amount_overdue)
+        if amount_we_owe is not None or amount_we_owe_overdue is not None:
+            self.supplier_balances[(kind, customer_id)] = (amount_we_owe, amount_we_owe_overdue)
+        if customer_id in self.customers:  # what the next read of the customer shows
+            written = {
+                "amount_owed": amount_owed,
+                "amount_overdue": amount_overdue,
+                "amount_we_owe": amount_we_owe,
+                "amount_we_owe_overdue": amount_we_owe_overdue,
+                "xero_contact_id": xero_contact_id,
+            }
+            self.customers[customer_id] = self.customers[customer_id].model_copy(
+                update={name: value for name, value in written.items() if value is not None}
+            )
+
+    async def list_linked_customers(self) -> list[Customer]:
+        self.calls["list_linked_customers"] += 1
+        return [c for c in self.customers.values() if c.xero_contact_id]
+
+    async def list_overdue_candidates(self, connection_id: UUID, today: date) -> list[XeroDetails]:
+        self.calls["list_overdue_candidates"] += 1
+        return [
+            d
+            for d in self.details.values()
+            if d.connection_id == connection_id
+            and d.xero_status == "AUTHORISED"
+            and (d.amount_due or 0) > 0
+            and d.due_date is not None
+            and d.due_date < today
+        ]
+
+    async def list_emails_pending(self, connection_id: UUID) -> list[XeroDetails]:
+        self.calls["list_emails_pending"] += 1
+        return [d for d in self.details.values() if d.connection_id == connection_id and d.email_pending]
 
     async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
         self.calls["find_customers_by_xero_contact_id"] += 1

@@ -193,9 +193,7 @@ class FakeXero:
             currency_code=currency_code,
             updated_at=self.now,
         )
-        self.invoices[invoice.invoice_id] = invoice
-        self.drafts[invoice.invoice_id] = draft
-        return invoice
+        return self._remember(invoice, draft)
 
     def approve(self, invoice_id: str) -> XeroInvoice:
         """A Xero user approves a draft, through the same rules as the API."""
@@ -320,24 +318,24 @@ class FakeXero:
         return found
 
     def get_contact(self, contact_id: str) -> XeroContact:
-        """Balances as Xero computes them: amounts due on authorised sales invoices; overdue when the
-        due date is before today."""
+        """Balances as Xero computes them: amounts due on authorised sales invoices (receivable) and bills
+        (payable); overdue when the due date is before today."""
         self._enter("get_contact")
         if contact_id not in self.contacts:
             raise NotFoundError("Xero get_contact: not found")
-        open_invoices = [
-            i
-            for i in self.invoices.values()
-            if i.contact_id == contact_id and i.type == "ACCREC" and i.status == "AUTHORISED"
-        ]
-        outstanding = sum((i.amount_due for i in open_invoices), Decimal(0))
-        overdue = sum(
-            (i.amount_due for i in open_invoices if i.due_date is not None and i.due_date < self.today),
-            Decimal(0),
-        )
-        return self.contacts[contact_id].model_copy(
-            update={"receivable_outstanding": outstanding, "receivable_overdue": overdue}
-        )
+        balances: dict[str, Decimal] = {}
+        for side, type_ in (("receivable", "ACCREC"), ("payable", "ACCPAY")):
+            open_invoices = [
+                i
+                for i in self.invoices.values()
+                if i.contact_id == contact_id and i.type == type_ and i.status == "AUTHORISED"
+            ]
+            balances[f"{side}_outstanding"] = sum((i.amount_due for i in open_invoices), Decimal(0))
+            balances[f"{side}_overdue"] = sum(
+                (i.amount_due for i in open_invoices if i.due_date is not None and i.due_date < self.today),
+                Decimal(0),
+            )
+        return self.contacts[contact_id].model_copy(update=balances)
 
     def create_contact(self, draft: XeroContactDraft, idempotency_key: str) -> XeroContact:
         self._enter("create_contact", idempotency_key)
@@ -390,6 +388,11 @@ class FakeXero:
         return self._once(idempotency_key, "PUT /Items " + body, run)
 
     # --- invoices -----------------------------------------------------------------------------------
+
+    def find_invoices_by_numbers(self, numbers: list[str]) -> list[XeroInvoice]:
+        self._enter("find_invoices_by_numbers")
+        wanted = {number for number in numbers if number}  # exact, as the emulator's InvoiceNumbers filter
+        return [i for i in self.invoices.values() if i.invoice_number in wanted]
 
     def find_invoices_by_urls(self, urls: list[str]) -> list[XeroInvoice]:
         self._enter("find_invoices_by_urls")
@@ -477,9 +480,25 @@ class FakeXero:
             currency_code=draft.currency_code or self.base_currency,
             updated_at=self.now,
         )
-        self.invoices[invoice.invoice_id] = invoice
-        self.drafts[invoice.invoice_id] = draft
-        return invoice
+        return self._remember(invoice, draft)
+
+    def _remember(self, invoice: XeroInvoice, draft: XeroInvoiceDraft) -> XeroInvoice:
+        """Keep what the invoice is made of, each line with its LineItemID (kept when an update names a
+        line it holds, new otherwise, as the emulator does), and show the lines on reads."""
+        previous = self.drafts.get(invoice.invoice_id)
+        known = {line.line_item_id for line in previous.line_items} if previous else set()
+        lines = [
+            line
+            if line.line_item_id in known
+            else line.model_copy(update={"line_item_id": str(uuid.uuid4())})
+            for line in draft.line_items
+        ]
+        self.drafts[invoice.invoice_id] = draft.model_copy(update={"line_items": lines})
+        shown = invoice.model_copy(
+            update={"line_items": tuple(lines), "line_amount_types": draft.line_amount_types}
+        )
+        self.invoices[invoice.invoice_id] = shown
+        return shown
 
     def update_invoice(self, invoice_id: str, draft: XeroInvoiceDraft, idempotency_key: str) -> XeroInvoice:
         self._enter("update_invoice", idempotency_key)
@@ -493,6 +512,8 @@ class FakeXero:
         old = self.drafts[invoice.invoice_id]
         if invoice.status == "PAID" or invoice.amount_paid or invoice.amount_credited:
             return self._update_locked(invoice, old, draft)
+        if not draft.line_items:  # no LineItems sent: Xero keeps the lines it has
+            draft = draft.model_copy(update={"line_items": old.line_items, "unit_dp": old.unit_dp})
         problems = self._draft_problems(draft, own_id=invoice.invoice_id)
         if draft.type != invoice.type:
             problems.insert(0, "The Invoice Type cannot be changed")
@@ -500,8 +521,7 @@ class FakeXero:
         if problems:
             raise XeroValidationError(problems)
         sub_total, tax = self._totals(draft.line_items, draft.line_amount_types)
-        self.drafts[invoice.invoice_id] = draft
-        return self._put(
+        updated = self._put(
             invoice,
             status=draft.status,
             contact_id=draft.contact_id or invoice.contact_id,
@@ -516,14 +536,18 @@ class FakeXero:
             total=sub_total + tax,
             amount_due=sub_total + tax,
         )
+        return self._remember(updated, draft)
 
     def _update_locked(
         self, invoice: XeroInvoice, old: XeroInvoiceDraft, draft: XeroInvoiceDraft
     ) -> XeroInvoice:
         """On a paid or part-paid invoice only Reference, DueDate, InvoiceNumber, BrandingThemeID, Contact,
-        Url and the lines' Description and AccountCode may change; lines are matched one for one."""
+        Url and the lines' Description, AccountCode and Tracking may change; lines are matched one for one.
+        No LineItems at all leaves the lines as they are."""
         if draft.status != invoice.status:
             raise XeroValidationError(self._transition(invoice, draft.status))
+        if not draft.line_items:
+            draft = draft.model_copy(update={"line_items": old.line_items})
         changed = (
             draft.type != invoice.type
             or (draft.date is not None and draft.date != invoice.date)
@@ -547,6 +571,8 @@ class FakeXero:
                 update={
                     "description": new.description or was.description,
                     "account_code": new.account_code or was.account_code,
+                    # The adapter sends Tracking (an empty list clears it) on lines named by LineItemID.
+                    "tracking": new.tracking if new.tracking or new.line_item_id else was.tracking,
                 }
             )
             for new, was in zip(draft.line_items, old.line_items, strict=True)
@@ -562,7 +588,7 @@ class FakeXero:
                 "line_items": lines,
             }
         )
-        return self._put(
+        updated = self._put(
             invoice,
             reference=draft.reference or invoice.reference,
             url=draft.url or invoice.url,
@@ -570,6 +596,7 @@ class FakeXero:
             invoice_number=draft.invoice_number or invoice.invoice_number,
             contact_id=draft.contact_id or invoice.contact_id,
         )
+        return self._remember(updated, self.drafts[invoice.invoice_id])
 
     def set_invoice_status(self, invoice_id: str, status: str, idempotency_key: str) -> XeroInvoice:
         self._enter("set_invoice_status", idempotency_key)
@@ -620,6 +647,7 @@ class FakeXero:
             if invoice.status != "AUTHORISED" or invoice.type != "ACCREC":
                 raise XeroValidationError([NOT_EMAILABLE])
             self.emails_sent.append(invoice_id)
+            self._put(invoice, sent_to_contact=True)
 
         self._once(idempotency_key, f"POST /Invoices/{invoice_id}/Email", run)
 

@@ -273,7 +273,9 @@ def test_o5_outputs_are_named_the_azd_way_and_feed_the_hooks() -> None:
     }
     assert outputs["SERVICE_API_URI"]["value"] == "appUrl"
     assert variable("appUrl") == "https://${app.properties.defaultHostName}"
-    assert variable("entraRedirectUri") == "${consoleUrl}/auth/callback"
+    # The console's own routes (connector/entrypoints/admin), under CONSOLE_BASE_URL.
+    assert variable("consoleUrl") == "${appUrl}/api/console"
+    assert variable("entraRedirectUri") == "${consoleUrl}/signin/callback"
     assert variable("xeroRedirectUri") == "${consoleUrl}/xero/callback"
     postdeploy = hook_module("postdeploy")
     needed = {
@@ -322,9 +324,8 @@ def test_o5_app_settings_match_the_settings_model() -> None:
 
 def test_o5_console_sign_in_settings_only_with_a_client_id() -> None:
     sign_in = variable("consoleSignInSettings")
-    assert set(sign_in) == {"ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_REDIRECT_URI", "ENTRA_CLIENT_SECRET"}
+    assert set(sign_in) == {"ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET"}
     assert sign_in["ENTRA_CLIENT_ID"] == "entraClientId"
-    assert sign_in["ENTRA_REDIRECT_URI"] == "entraRedirectUri"
     assert template()["parameters"]["entraClientId"]["default"] == ""
     properties = body(resources()["appSettings"])["properties"]["operator"]["operands"]
     assert properties["condition"]["function"]["parameters"] == {"item_to_test": "entraClientId"}

@@ -32,15 +32,22 @@ class ConnectionCachingDataverseClient(DataverseClient):
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._generation = 0
 
     async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]  # type: ignore[no-any-return]
+        generation = self._generation
         value = await load()
-        self._cache[key] = (now + self._ttl, value)
+        if generation == self._generation:  # a write since the read began: the value may be old
+            self._cache[key] = (now + self._ttl, value)
         return value
+
+    def _forget(self) -> None:
+        self._generation += 1
+        self._cache.clear()
 
     async def get_connection(self, connection_id: UUID) -> ConnectionSettings:
         return await self._cached(
@@ -58,9 +65,11 @@ class ConnectionCachingDataverseClient(DataverseClient):
         )
 
     async def set_default_connection(self, connection_id: UUID) -> None:
-        self._cache.clear()
+        self._forget()
         await super().set_default_connection(connection_id)
+        self._forget()
 
     async def update_connection(self, connection_id: UUID, changes: Mapping[str, object]) -> None:
-        self._cache.clear()
+        self._forget()
         await super().update_connection(connection_id, changes)
+        self._forget()

@@ -29,15 +29,25 @@ from connector.domain.dynamics import InvoiceState, InvoiceTotals
 SNAPSHOTS_PER_QUERY = 50
 
 
-def invoice_totals_body(total_tax: Decimal, total_amount: Decimal, due_date: date | None) -> dict[str, Any]:
+def invoice_totals_body(
+    total_tax: Decimal,
+    total_amount: Decimal,
+    due_date: date | None,
+    amount_due: Decimal | None = None,
+    schema: ConnectorSchema | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"totaltax": str(total_tax), "totalamount": str(total_amount)}
     if due_date is not None:
         body["duedate"] = due_date.isoformat()
+    if amount_due is not None and schema is not None:
+        body[schema.p("amountdue")] = str(amount_due)  # I7/B2: Xero's amount due, on the invoice
     return body
 
 
-def invoice_totals_change(totals: InvoiceTotals) -> ChangeOperation:
-    body = invoice_totals_body(totals.total_tax, totals.total_amount, totals.due_date)
+def invoice_totals_change(totals: InvoiceTotals, schema: ConnectorSchema | None = None) -> ChangeOperation:
+    body = invoice_totals_body(
+        totals.total_tax, totals.total_amount, totals.due_date, totals.amount_due, schema
+    )
     return ChangeOperation("PATCH", f"invoices({totals.invoice_id})", body, "*")
 
 
@@ -71,6 +81,7 @@ class InvoiceRows(DataverseBase):
             *INVOICE_COLUMNS,
             s.p("invoicetype"),
             s.p("lineamounttypes"),
+            s.p("amountdue"),
             s.lookup("invoice_connection").value_name,
             *invoice_lookup_columns(s),
         ]
@@ -96,9 +107,16 @@ class InvoiceRows(DataverseBase):
         return InvoiceSnapshot(invoice=invoice_from_json(self.schema, row), xero_details=details)
 
     async def update_invoice_totals(
-        self, invoice_id: UUID, *, total_tax: Decimal, total_amount: Decimal, due_date: date | None
+        self,
+        invoice_id: UUID,
+        *,
+        total_tax: Decimal,
+        total_amount: Decimal,
+        due_date: date | None,
+        amount_due: Decimal | None = None,
     ) -> None:
-        await self._patch(f"invoices({invoice_id})", invoice_totals_body(total_tax, total_amount, due_date))
+        body = invoice_totals_body(total_tax, total_amount, due_date, amount_due, self.schema)
+        await self._patch(f"invoices({invoice_id})", body)
 
     async def set_invoice_state(
         self, invoice_id: UUID, state: InvoiceState | int, status_reason: int

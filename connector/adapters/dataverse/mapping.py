@@ -227,6 +227,7 @@ def invoice_from_json(schema: ConnectorSchema, row: Mapping[str, Any]) -> Invoic
         modified_on=to_datetime(row.get("modifiedon")),
         version_number=int(row["versionnumber"]) if row.get("versionnumber") is not None else None,
         credits_invoice_id=to_uuid(row.get(schema.lookup("invoice_credit_note_of").value_name)),
+        amount_due=to_decimal(row.get(schema.p("amountdue"))),
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from connector.domain.dynamics import ConnectionSettings
+
 ColumnKind = Literal["string", "memo", "bool", "int", "decimal", "datetime", "date", "choice"]
 
 # Choice values use the publisher's option value prefix range (100000000+).
@@ -31,6 +33,7 @@ class Column:
     label: str
     max_length: int = 200
     choices: dict[str, int] | None = None
+    default: bool | None = None  # two-option columns: the value a record made without it gets (C3)
 
     @property
     def logical_name(self) -> str:
@@ -126,6 +129,7 @@ CONNECTION_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     "time_zone": ("TimeZone", "string"),
     "needs_reconnect": ("NeedsReconnect", "bool"),
     "reconnect_reason": ("ReconnectReason", "string"),
+    "balances_refreshed_on": ("BalancesRefreshedOn", "date"),
 }
 
 # XeroDetails field → (column name without prefix, kind). invoice_id and connection_id are lookups.
@@ -150,7 +154,17 @@ XERO_DETAILS_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     # "<Idempotency-Key> <draft fingerprint>" of a create that may have reached Xero; see services/claims.py
     "pending_create": ("PendingCreate", "string"),
     "last_xero_write": ("LastXeroWrite", "datetime"),
+    "amount_overdue": ("AmountOverdue", "decimal"),
+    "days_overdue": ("DaysOverdue", "int"),
+    "emailed_on": ("EmailedOn", "datetime"),
+    "email_pending": ("EmailPending", "bool"),
 }
+
+
+def _spec_default(field: str) -> bool:
+    """C3's default for a yes/no setting, as ConnectionSettings declares it, so a connection made in the
+    Dynamics UI gets the same settings as one made by the connector."""
+    return bool(ConnectionSettings.model_fields[field].default)
 
 
 def _sync_tables(p: str) -> dict[str, CustomTable]:
@@ -162,7 +176,10 @@ def _sync_tables(p: str) -> dict[str, CustomTable]:
         f"{p}_xeroconnections",
         "Xero Connection",
         "Xero Connections",
-        tuple(col(name, kind, name) for name, kind in CONNECTION_FIELDS.values()),
+        tuple(
+            col(name, kind, name, **({"default": _spec_default(field)} if kind == "bool" else {}))
+            for field, (name, kind) in CONNECTION_FIELDS.items()
+        ),
     )
     details_columns = [col("DynamicsInvoiceId", "string", "Dynamics Invoice Id", max_length=100)]
     for name, kind in XERO_DETAILS_FIELDS.values():
@@ -265,11 +282,14 @@ def _standard_columns(p: str) -> dict[str, tuple[Column, ...]]:
         col("XeroContactId", "string", "Xero Contact Id", max_length=100),
         col("AmountOwed", "decimal", "Amount Owed (Xero)"),
         col("AmountOverdue", "decimal", "Amount Overdue (Xero)"),
+        col("AmountWeOwe", "decimal", "Amount We Owe (Xero)"),
+        col("AmountWeOweOverdue", "decimal", "Amount We Owe Overdue (Xero)"),
     )
     standard = {
         "invoice": (
             col("InvoiceType", "choice", "Invoice Type", choices=INVOICE_TYPE_VALUES),
             col("LineAmountTypes", "choice", "Line Amount Types", choices=LINE_AMOUNT_TYPE_VALUES),
+            col("AmountDue", "decimal", "Amount Due (Xero)"),
         ),
         "account": customer_columns,
         "contact": customer_columns,

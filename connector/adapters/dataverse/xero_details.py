@@ -47,6 +47,32 @@ class XeroDetailsRows(DataverseBase):
         rows = await self.list_all(s.table("xero_details").entity_set, params, page_size)
         return [UUID(str(row[invoice_value])) for row in rows]
 
+    async def _details_where(self, query: str, page_size: int) -> list[XeroDetails]:
+        params = {"$select": ",".join(xero_details_columns(self.schema)), "$filter": query}
+        rows = await self.list_all(self.schema.table("xero_details").entity_set, params, page_size)
+        return [xero_details_from_json(self.schema, row) for row in rows]
+
+    async def list_overdue_candidates(
+        self, connection_id: UUID, today: date, page_size: int = 500
+    ) -> list[XeroDetails]:
+        """B2: this connection's authorised invoices with money due and the due date passed (their days
+        overdue move on each day). One call per page."""
+        s = self.schema
+        query = (
+            f"{s.lookup('details_connection').value_name} eq {connection_id}"
+            f" and {s.p('xerostatus')} eq 'AUTHORISED'"
+            f" and {s.p('amountdue')} gt 0"
+            f" and {s.p('duedate')} lt {today.isoformat()}"
+        )
+        return await self._details_where(query, page_size)
+
+    async def list_emails_pending(self, connection_id: UUID, page_size: int = 500) -> list[XeroDetails]:
+        """I8: this connection's invoices whose email failed on the way and waits to be tried again."""
+        s = self.schema
+        connection = s.lookup("details_connection").value_name
+        query = f"{connection} eq {connection_id} and {s.p('emailpending')} eq true"
+        return await self._details_where(query, page_size)
+
     def _xero_details_upsert(
         self, invoice_id: UUID, connection_id: UUID | None, claim: Mapping[str, object] | None = None
     ) -> ChangeOperation:
@@ -183,7 +209,7 @@ class XeroDetailsRows(DataverseBase):
     def _sync_result_changes(self, write: SyncWrite) -> list[ChangeOperation]:
         operations = [self.xero_details_change(write.details_id, write.details_changes, None)]
         if write.invoice_totals is not None:
-            operations.append(invoice_totals_change(write.invoice_totals))
+            operations.append(invoice_totals_change(write.invoice_totals, self.schema))
         operations.extend(history_change(self.schema, entry) for entry in write.history)
         return operations
 

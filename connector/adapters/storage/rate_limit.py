@@ -158,6 +158,13 @@ class RateLimiter:
                 budget.writing = True
             self._write(key, budget, report)
 
+    def _sync_quietly(self, key: str, budget: LocalBudget, *, close: bool, block_for: float = 0.0) -> None:
+        """`_sync` after a call went out: a storage failure must not replace the call's own outcome."""
+        try:
+            self._sync(key, budget, close=close, block_for=block_for)
+        except Exception:  # the shared view stays cautious; holds and leases expire by themselves
+            log.warning("could not update the shared %s call budget", self._service, exc_info=True)
+
     # --- one-shot operations -------------------------------------------------------------------
 
     def try_acquire(self, tenant_id: str) -> Decision:
@@ -171,7 +178,7 @@ class RateLimiter:
         budget = self._budget(permit.tenant_id)
         write_now, generation = budget.release_local(permit.slot_id, self._clock(), as_headroom(headroom))
         if write_now:
-            self._sync(permit.tenant_id, budget, close=False)
+            self._sync_quietly(permit.tenant_id, budget, close=False)
         if generation is not None:
             self._schedule_flush(permit.tenant_id, budget, generation)
 
@@ -180,14 +187,14 @@ class RateLimiter:
         with budget.mutex:
             urgent = budget.note_headroom(self._clock(), as_headroom(headroom))
         if urgent:
-            self._sync(tenant_id, budget, close=False)
+            self._sync_quietly(tenant_id, budget, close=False)
 
     def rate_limited(self, tenant_id: str, retry_after: float) -> None:
         """The server said 429: nobody, in any instance, calls before Retry-After has passed."""
         budget = self._budget(tenant_id)
         with budget.mutex:
             budget.blocked_until = max(budget.blocked_until, self._clock() + retry_after)
-        self._sync(tenant_id, budget, close=True, block_for=retry_after)
+        self._sync_quietly(tenant_id, budget, close=True, block_for=retry_after)
 
     # --- idle flush ----------------------------------------------------------------------------
 
@@ -201,10 +208,7 @@ class RateLimiter:
         with budget.mutex:
             if generation != budget.generation or budget.running or budget.waiters:
                 return  # busy again: the next write carries it all
-        try:
-            self._sync(key, budget, close=True)
-        except Exception:  # a timer thread has nobody to raise to; the hold expires by itself
-            log.warning("could not hand back an idle %s rate-limit lease", self._service, exc_info=True)
+        self._sync_quietly(key, budget, close=True)
 
     def flush(self) -> None:
         """Hand back every unused lease and idle hold now (tests, shutdown)."""
@@ -280,7 +284,7 @@ class RateLimiter:
         budget = self._budget(permit.tenant_id)
         write_now, generation = budget.release_local(permit.slot_id, self._clock(), as_headroom(headroom))
         if write_now:
-            await asyncio.to_thread(self._sync, permit.tenant_id, budget, close=False)
+            await asyncio.to_thread(self._sync_quietly, permit.tenant_id, budget, close=False)
         if generation is not None:
             self._schedule_flush(permit.tenant_id, budget, generation)
 

@@ -1,8 +1,10 @@
 """Budget state in one blob per key, changed only under an ETag condition (SPEC O3).
 
-The backend remembers the state and ETag of its own last write: while no other instance has written
-since, a change costs one round trip (the conditional upload); when one has, the upload fails with
-412 and the blob is read again. A change that writes nothing is decided on a fresh read.
+The backend remembers the state and ETag of the blob as it last saw it. While no other instance
+writes, a change costs one round trip: the conditional upload. While others keep writing, that upload
+would mostly fail (412) and cost two more, so the backend reads first instead (two in all), and goes
+back to writing straight away when the blob stops changing under it. A change that writes nothing is
+decided on a fresh read.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from connector.errors import RetryableError
 
 T = TypeVar("T")
 Change = Callable[[LimiterState], tuple[LimiterState | None, T]]
+# How often, lately, another instance had written since we last saw the blob; from CONTENDED on, read first.
+CONTENTION_WEIGHT = 0.4
+CONTENDED = 0.5
 
 
 class LimiterBackend(Protocol):
@@ -39,6 +44,7 @@ class BlobLimiterBackend:
         self._container = ensure_container(service, container)
         self._max_attempts = max_attempts
         self._known: dict[str, tuple[LimiterState, str]] = {}
+        self._contention: dict[str, float] = {}
         self._lock = threading.Lock()
         self.reads = 0
         self.writes = 0
@@ -73,20 +79,33 @@ class BlobLimiterBackend:
             self.reads += reads
             self.writes += writes
 
+    def _remember(self, key: str, state: LimiterState, etag: str | None, stale: bool) -> None:
+        with self._lock:
+            if etag is not None:
+                self._known[key] = (state, etag)
+            previous = self._contention.get(key, 0.0)
+            self._contention[key] = previous * (1 - CONTENTION_WEIGHT) + (CONTENTION_WEIGHT if stale else 0)
+
     def update(self, key: str, change: Change[T]) -> T:
         blob = self._container.get_blob_client(f"{key}.json")
         with self._lock:
             known = self._known.get(key)
-        fresh = known is None
-        state, etag = known if known is not None else self._read(blob)
+            contended = self._contention.get(key, 0.0) >= CONTENDED
+        known_etag = known[1] if known is not None else None
+        if known is None or contended:
+            state, etag = self._read(blob)
+            fresh, stale = True, known is not None and etag != known_etag
+        else:
+            (state, etag), fresh, stale = known, False, False
         for attempt in range(self._max_attempts):
             new_state, result = change(state.model_copy(deep=True))
-            if new_state is None:
-                if fresh:
-                    return result
-                state, etag = self._read(blob)  # a "no" decided on our own last write may be stale
-                fresh = True
+            if new_state is None and not fresh:
+                state, etag = self._read(blob)  # a "no" decided on what we last saw may be stale
+                fresh, stale = True, etag != known_etag
                 continue
+            if new_state is None:
+                self._remember(key, state, etag, stale)
+                return result
             try:
                 new_etag = self._write(blob, new_state, etag)
             except HttpResponseError as exc:
@@ -94,10 +113,9 @@ class BlobLimiterBackend:
                     raise
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # noqa: S311 - jitter after a lost race
                 state, etag = self._read(blob)
-                fresh = True
+                fresh, stale = True, True
                 continue
-            with self._lock:
-                self._known[key] = (new_state, new_etag)
+            self._remember(key, new_state, new_etag, stale)
             return result
         with self._lock:
             self._known.pop(key, None)

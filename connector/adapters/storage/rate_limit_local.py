@@ -88,7 +88,7 @@ class LocalBudget:
             if self.running:  # one of our own calls ends soon; a bigger hold rides on the next refill
                 return Decision(None, CONCURRENCY_POLL_SECONDS, "local")
             return None
-        if now < self.retry_at:
+        if now < self.retry_at and not self.lease_left:  # leftovers to return may be what we wait for
             return Decision(None, self.retry_at - now, self.reason)
         return None
 
@@ -97,6 +97,8 @@ class LocalBudget:
         if close or now > self.lease_until:
             self.drop += self.lease_left
             self.lease_left = 0
+        if self.drop:
+            self.retry_at = 0.0  # what we hand back may be what we were waiting for
         running = len(self.running)
         demand = running + (max(1, self.waiters) if want else self.waiters)
         report = Report(
@@ -109,7 +111,7 @@ class LocalBudget:
             lease_day=self.lease_day,
             settle=tuple(self.settle),
             drop_unused=self.drop,
-            lease_kept=self.lease_left > 0,
+            lease_unused=self.lease_left,
             headroom=self.headroom,
             block_for=block_for,
         )

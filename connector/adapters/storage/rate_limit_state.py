@@ -33,7 +33,7 @@ class RateLimits:
     slot_ttl_seconds: float = 120.0
     window_seconds: float = 60.0
     # Calls leased per storage write, and how long an instance may take to start them.
-    lease_size: int = 4
+    lease_size: int = 6
     lease_seconds: float = 2.0
     # Assumed: a request reaches the server within this long of leaving, so it is counted that much longer.
     margin_seconds: float = 1.0
@@ -97,7 +97,7 @@ class Report:
     lease_day: str = ""
     settle: tuple[float, ...] = ()  # real starts of leased calls made since the last write
     drop_unused: int = 0  # leased calls it will not make
-    lease_kept: bool = False  # it still has leased calls to make
+    lease_unused: int = 0  # leased calls it still means to make (counted, but not made yet)
     headroom: Observed | None = None
     block_for: float = 0.0  # the server said 429: nobody calls before this has passed
 
@@ -207,7 +207,8 @@ def _fold(state: LimiterState, report: Report, limits: RateLimits) -> None:
     if seen is not None and seen.headroom.window_remaining is not None:
         used = limits.per_window - max(0, seen.headroom.window_remaining)
         # Calls other apps made (invisible to us): assume they happened when the server said so.
-        _add(state.window, round_up(seen.at, limits.resolution_seconds), used - counted(state))
+        made = counted(state) - report.lease_unused
+        _add(state.window, round_up(seen.at, limits.resolution_seconds), used - made)
     day_left = seen.headroom.day_remaining if seen is not None and utc_day(seen.at) == state.day else None
     if day_left is not None and limits.per_day is not None:
         state.day_count = max(state.day_count, limits.per_day - max(0, day_left))
@@ -271,13 +272,14 @@ def _slots(state: LimiterState, report: Report, limits: RateLimits, hold: int, c
         return _Lease(reason="window", wait=_window_retry(state, now, limits, report.want_slots))
     until = now + limits.lease_seconds
     value = round_up(until, limits.resolution_seconds)
+    day_retry = _day_retry(state, now, limits)  # before our own lease: we know what becomes of it
     _add(state.window, value, count)
     state.day_count += count
     if count == report.want_slots:
         return _Lease(slots=count, value=value, until=until)
     # A short lease: say when to come back for more, so nobody asks before then.
     if count == day_free:
-        return _Lease(count, value, until, "day", _day_retry(state, now, limits))
+        return _Lease(count, value, until, "day", day_retry)
     return _Lease(count, value, until, "window", _window_retry(state, now, limits, report.want_slots))
 
 
@@ -289,13 +291,15 @@ def exchange(state: LimiterState, report: Report, limits: RateLimits) -> tuple[L
     _fold(state, report, limits)
     hold, fair, others_waiting = _concurrency(state, report, limits)
     lease = _slots(state, report, limits, hold, others_waiting) if report.want_slots > 0 else _Lease()
-    if lease.slots == 0 and not report.lease_kept:
+    if lease.slots == 0 and not report.lease_unused:
         hold = report.running  # concurrency it cannot use yet would only keep others waiting
     if hold > 0:
         state.holds[report.instance] = Hold(count=hold, until=now + limits.slot_ttl_seconds)
     else:
         state.holds.pop(report.instance, None)
-    if lease.reason == "concurrency":
+    # Calls to make but below both its demand and its fair share: others cut their holds to theirs.
+    has_calls = lease.slots > 0 or report.lease_unused > 0
+    if lease.reason == "concurrency" or (has_calls and hold < min(report.concurrency, fair)):
         state.wants[report.instance] = now + WANT_TTL_SECONDS
     else:
         state.wants.pop(report.instance, None)

@@ -56,6 +56,11 @@ URLS_PER_QUERY = 15  # each Url clause is ~100 characters: stay under common 2 K
 def _invoice_to_sdk(draft: XeroInvoiceDraft, invoice_id: str | None = None) -> Invoice:
     invoice = convert.invoice_to_sdk(draft, invoice_id)
     apply_tracking(invoice.line_items, draft.line_items)  # I15: tracking goes by category and option name
+    for sdk_line, line in zip(invoice.line_items or [], draft.line_items, strict=False):
+        if line.line_item_id and not line.tracking:
+            sdk_line.tracking = []  # I11: an existing line's tracking is cleared, not left as it was
+    if invoice_id and not draft.line_items:
+        invoice.line_items = None  # I11: no LineItems at all keeps Xero's lines; an empty list would not
     return invoice
 
 
@@ -176,6 +181,19 @@ class XeroClient(XeroReferenceReads):
         found: list[XeroInvoice] = []
         for start in range(0, len(urls), URLS_PER_QUERY):
             found += self._invoices_where(convert.where_any("Url", urls[start : start + URLS_PER_QUERY]))
+        return found
+
+    def find_invoices_by_numbers(self, numbers: list[str]) -> list[XeroInvoice]:
+        """Invoices and bills with one of these numbers (the InvoiceNumbers filter), IDS_PER_QUERY per call:
+        how the backfill finds invoices entered in Xero before the connector."""
+        found: list[XeroInvoice] = []
+        unique = list(dict.fromkeys(number for number in numbers if number))
+        for start in range(0, len(unique), IDS_PER_QUERY):
+            chunk = unique[start : start + IDS_PER_QUERY]
+            result = self._call(
+                "get_invoices", self._accounting.get_invoices, self.tenant_id, invoice_numbers=chunk
+            )
+            found += [convert.invoice_from_sdk(invoice) for invoice in (result.invoices or [])]
         return found
 
     def find_invoice_by_reference(self, reference: str) -> XeroInvoice | None:

@@ -34,8 +34,10 @@ from connector.domain.xero_records import (
     XeroItem,
     XeroItemDraft,
     XeroLineItem,
+    XeroLineTracking,
     XeroTaxRate,
 )
+from connector.domain.xero_records import LineAmountTypes as LineAmountTypesName
 
 _STATUSES = {"DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED"}
 
@@ -157,7 +159,34 @@ def line_to_sdk(line: XeroLineItem) -> LineItem:
         sdk.discount_amount = line.discount_amount
     if line.discount_rate is not None:
         sdk.discount_rate = line.discount_rate
+    if line.line_item_id:
+        sdk.line_item_id = line.line_item_id
     return sdk
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else _dec(value)
+
+
+def line_from_sdk(line: Any) -> XeroLineItem:
+    """A line as Xero holds it, with its LineItemID and tracking (by category and option name)."""
+    tracking = tuple(
+        XeroLineTracking(category=str(t.name), option=str(t.option))
+        for t in (getattr(line, "tracking", None) or [])
+        if getattr(t, "name", None) and getattr(t, "option", None)
+    )
+    return XeroLineItem(
+        line_item_id=str(line.line_item_id) if getattr(line, "line_item_id", None) else None,
+        description=line.description,
+        quantity=_decimal_or_none(line.quantity),
+        unit_amount=_decimal_or_none(line.unit_amount),
+        item_code=line.item_code,
+        account_code=line.account_code,
+        tax_type=_text(line.tax_type),
+        discount_amount=_decimal_or_none(getattr(line, "discount_amount", None)),
+        discount_rate=_decimal_or_none(getattr(line, "discount_rate", None)),
+        tracking=tracking[:2],
+    )
 
 
 def invoice_to_sdk(draft: XeroInvoiceDraft, invoice_id: str | None = None) -> Invoice:
@@ -183,6 +212,11 @@ def invoice_to_sdk(draft: XeroInvoiceDraft, invoice_id: str | None = None) -> In
     if draft.currency_code:
         invoice.currency_code = CurrencyCode(draft.currency_code)  # the SDK refuses a plain str
     return invoice
+
+
+def _amount_types(value: Any) -> LineAmountTypesName | None:
+    text = _text(value)
+    return cast(LineAmountTypesName, text) if text in ("Exclusive", "Inclusive", "NoTax") else None
 
 
 def invoice_from_sdk(invoice: Any, fallback: XeroInvoiceDraft | None = None) -> XeroInvoice:
@@ -215,6 +249,9 @@ def invoice_from_sdk(invoice: Any, fallback: XeroInvoiceDraft | None = None) -> 
         updated_at=invoice.updated_date_utc,
         has_payments=bool(payments) or _dec(invoice.amount_paid) > 0,
         validation_errors=validation_messages(invoice),
+        line_amount_types=_amount_types(getattr(invoice, "line_amount_types", None)),
+        line_items=tuple(line_from_sdk(line) for line in (getattr(invoice, "line_items", None) or [])),
+        sent_to_contact=bool(getattr(invoice, "sent_to_contact", False)),
     )
 
 

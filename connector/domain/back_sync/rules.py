@@ -50,7 +50,11 @@ def back_sync(
         updates["xero_invoice_number"] = xero_invoice.invoice_number
     if xero_invoice.due_date is not None:
         updates["due_date"] = xero_invoice.due_date
-    changed = frozenset(name for name, value in updates.items() if getattr(previous, name) != value)
+    amount_overdue, days_overdue = overdue_figures(
+        xero_invoice.status, xero_invoice.amount_due, xero_invoice.due_date, today
+    )
+    updates.update(amount_overdue=amount_overdue, days_overdue=days_overdue)
+    changed = frozenset(name for name, value in updates.items() if _differs(previous, name, value))
     details = previous.model_copy(update={name: updates[name] for name in changed})
 
     is_paid = xero_invoice.status == "PAID"
@@ -68,12 +72,7 @@ def back_sync(
         and xero_invoice.amount_due > 0
         and xero_invoice.amount_paid != paid_before
     )
-    overdue = (
-        xero_invoice.amount_due > 0
-        and xero_invoice.due_date is not None
-        and xero_invoice.due_date < today
-        and xero_invoice.status in ("AUTHORISED", "SUBMITTED")
-    )
+    overdue = amount_overdue > 0
     return BackSync(
         details=details,
         changed_fields=changed,
@@ -83,3 +82,25 @@ def back_sync(
         status_changed="xero_status" in changed,
         overdue=overdue,
     )
+
+
+_OVERDUE_FIELDS = ("amount_overdue", "days_overdue")
+
+
+def overdue_figures(
+    status: str, amount_due: Decimal, due_date: date | None, today: date
+) -> tuple[Decimal, int]:
+    """B2: (amount overdue, days overdue) of an invoice on `today` (the connection's calendar day): its
+    amount due once the due date has passed, as Xero counts overdue balances; (0, 0) otherwise."""
+    if amount_due <= 0 or due_date is None or due_date >= today or status not in ("AUTHORISED", "SUBMITTED"):
+        return Decimal(0), 0
+    return amount_due, (today - due_date).days
+
+
+def _differs(previous: XeroDetails, name: str, value: object) -> bool:
+    """A blank overdue figure reads as zero, so records written before overdue was kept are not all
+    rewritten at their next event."""
+    held = getattr(previous, name)
+    if name in _OVERDUE_FIELDS and held is None:
+        return bool(value)
+    return bool(held != value)

@@ -1,4 +1,4 @@
-"""I1: is an invoice ready to go to Xero? I11: may a "Ready to update" invoice be pushed again?
+"""I1: is an invoice ready to go to Xero? I11: may a "Ready to update" invoice be pushed again, and how?
 
 Each "no" carries a reason in plain words, written for the finance user who reads sync history.
 """
@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceStatus
 
 
 class IneligibleReason(StrEnum):
@@ -117,43 +118,80 @@ def check_eligibility(
 
 
 UpdateScope = Literal["full", "paid_fields_only"]
+# Xero's approval path: the connector only ever moves an invoice along it, never back.
+_STATUS_ORDER = {"DRAFT": 0, "SUBMITTED": 1, "AUTHORISED": 2}
 
 
 class UpdateDecision(BaseModel):
-    """I11: may the Xero invoice be updated, and how much of it."""
+    """I11: may the Xero invoice be updated, how much of it, and to which status."""
 
     model_config = ConfigDict(frozen=True)
 
     allowed: bool
     scope: UpdateScope | None = None
     reason: str | None = None
+    status: XeroInvoiceStatus | None = None  # the status to send (Xero's own when it may not change)
+
+
+def _refused(reason: str) -> UpdateDecision:
+    return UpdateDecision(allowed=False, reason=reason)
+
+
+def update_settings_refusal(
+    xero_details: XeroDetails, connection: ConnectionSettings
+) -> UpdateDecision | None:
+    """I11 before any Xero call: the refusal when the invoice is not ready to update, the connection does
+    not allow updates, or there is no Xero invoice yet; None when Xero's state decides the rest."""
+    if xero_details.export_status != ExportStatus.READY_TO_UPDATE:
+        return _refused('Export status is not "Ready to update".')
+    if not connection.allow_invoice_update:
+        return _refused(
+            f'Invoice updates are not allowed for connection {connection.name}: turn on "Allow '
+            'invoice update in Xero" to push changes.'
+        )
+    if not xero_details.xero_invoice_id:
+        return _refused(
+            'The invoice has not been created in Xero yet; set export status to "No" to create it.'
+        )
+    return None
 
 
 def decide_update(
-    invoice: Invoice, xero_details: XeroDetails, connection: ConnectionSettings
+    invoice: Invoice,
+    xero_details: XeroDetails,
+    connection: ConnectionSettings,
+    current: XeroInvoice | None = None,
 ) -> UpdateDecision:
     """I11 for an invoice whose export status is "Ready to update".
 
-    Updates need the connection's "Allow invoice update" setting and a Xero invoice to update.
-    Any payment makes Xero lock the amounts: then only the paid-invoice fields change, and a bill
-    with a payment is never updated. The payment state comes from the last back-sync (Xero details).
+    Updates need the connection's "Allow invoice update" setting and a Xero invoice to update. The rest
+    is decided from Xero's `current` state (read just before; without it, from the last back-sync):
+    - DRAFT/SUBMITTED: everything; the status moves on to the connection's default status, never back;
+    - AUTHORISED with no payments: everything but the status;
+    - paid or part-paid (payments or credit allocated): only the fields Xero allows, and a bill never.
     """
-    if xero_details.export_status != ExportStatus.READY_TO_UPDATE:
-        return UpdateDecision(allowed=False, reason='Export status is not "Ready to update".')
-    if not connection.allow_invoice_update:
-        return UpdateDecision(
-            allowed=False,
-            reason=f'Invoice updates are not allowed for connection {connection.name}: turn on "Allow '
-            'invoice update in Xero" to push changes.',
+    refusal = update_settings_refusal(xero_details, connection)
+    if refusal is not None:
+        return refusal
+    if current is not None:
+        status: str = current.status
+        settled = current.amount_paid + current.amount_credited > 0 or current.has_payments
+    else:
+        status = xero_details.xero_status or "DRAFT"
+        settled = (xero_details.amount_paid or Decimal(0)) + (xero_details.amount_credited or Decimal(0)) > 0
+    bill = invoice.invoice_type == "purchase"
+    if status in ("VOIDED", "DELETED"):
+        return _refused(
+            f"The Xero {'bill' if bill else 'invoice'} is {status.lower()}, so it can no longer be changed."
         )
-    if not xero_details.xero_invoice_id:
-        return UpdateDecision(
-            allowed=False,
-            reason='The invoice has not been created in Xero yet; set export status to "No" to create it.',
-        )
-    paid = xero_details.xero_status == "PAID" or (xero_details.amount_paid or Decimal(0)) > 0
-    if paid and invoice.invoice_type == "purchase":
-        return UpdateDecision(allowed=False, reason="The bill is paid in Xero; paid bills are never updated.")
-    if paid:
-        return UpdateDecision(allowed=True, scope="paid_fields_only")
-    return UpdateDecision(allowed=True, scope="full")
+    if status == "PAID" or settled:
+        if bill:
+            return _refused("The bill is paid in Xero; paid bills are never updated.")
+        return UpdateDecision(allowed=True, scope="paid_fields_only", status=cast(XeroInvoiceStatus, status))
+    if status == "AUTHORISED":
+        return UpdateDecision(allowed=True, scope="full", status="AUTHORISED")
+    wanted = connection.default_invoice_status
+    moved_on = _STATUS_ORDER[wanted] > _STATUS_ORDER.get(status, 0)
+    return UpdateDecision(
+        allowed=True, scope="full", status=wanted if moved_on else cast(XeroInvoiceStatus, status)
+    )

@@ -10,7 +10,7 @@ from uuid import UUID
 import azure.functions as func
 
 from connector.domain.connection_rules import pkce_pair
-from connector.entrypoints.admin.web import Request, logger
+from connector.entrypoints.admin.web import NotFound, Request, logger
 from connector.errors import AuthorisationError
 from connector.telemetry import log_step
 
@@ -181,7 +181,3 @@ def connection_id(request: Request) -> UUID:
         return UUID(request.req.route_params.get("connection_id", ""))
     except ValueError:
         raise NotFound from None
-
-
-class NotFound(LookupError):
-    """The path names no connection."""

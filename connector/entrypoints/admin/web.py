@@ -169,7 +169,7 @@ async def _run(handler: Handler, request: Request) -> func.HttpResponse:
     """The handler; what goes wrong is said in plain words (never with a token or a traceback)."""
     try:
         return await handler(request)
-    except (NotFoundError, LookupError):
+    except (NotFoundError, NotFound):
         return request.message(404, "Not found", "There is no such connection.", request.base)
     except AuthorisationError as exc:
         return request.message(400, "Xero refused", f"{exc}.", request.base)
@@ -178,6 +178,10 @@ async def _run(handler: Handler, request: Request) -> func.HttpResponse:
         return request.message(
             502, "Try again", f"Xero or Dataverse did not answer as expected: {exc}.", request.base
         )
+
+
+class NotFound(LookupError):
+    """The path names no connection."""
 
 
 def _refusal(kind: Kind, request: Request) -> func.HttpResponse | None:

@@ -4,10 +4,11 @@ organisations seeded but not yet connected: what an admin finds on day one."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-from datetime import date
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -67,6 +68,8 @@ def start_stack(monkeypatch: pytest.MonkeyPatch, organisations: list[str]) -> Co
     monkeypatch.setenv("XERO_CLIENT_ID", "local-xero-client")
     monkeypatch.setenv("XERO_CLIENT_SECRET", "local-xero-secret")
     monkeypatch.setenv("XERO_TIMEOUT_SECONDS", "5")
+    if "REFERENCE_DATA_SCHEDULE" not in os.environ:  # a timer's schedule the example settings may lack
+        monkeypatch.setenv("REFERENCE_DATA_SCHEDULE", "0 0 3 * * *")
     platform = LocalPlatform(ports=PlatformPorts.free()).start()
     try:
         return _prepare(platform, organisations)
@@ -89,7 +92,9 @@ def _prepare(platform: LocalPlatform, organisations: list[str]) -> ConsoleStack:
         seeded = platform.xero.seed_organisation(
             name=name,
             client_id=settings.xero_client_id,
-            client_secret=settings.xero_client_secret.get_secret_value() if settings.xero_client_secret else None,
+            client_secret=settings.xero_client_secret.get_secret_value()
+            if settings.xero_client_secret
+            else None,
             currencies=["NZD", "USD"],
         )
         tenants[name] = seeded.tenant_id
@@ -99,7 +104,8 @@ def _prepare(platform: LocalPlatform, organisations: list[str]) -> ConsoleStack:
         async with client_from_settings(settings) as client:
             await SchemaProvisioner(client, settings.dataverse_solution).run()
             await WebhookRegistrar(client).run(
-                f"{platform.host_url}/api/dataverse/invoices", settings.dataverse_webhook_secret.get_secret_value()
+                f"{platform.host_url}/api/dataverse/invoices",
+                settings.dataverse_webhook_secret.get_secret_value(),
             )
 
     asyncio.run(work())
@@ -115,7 +121,9 @@ def _prepare(platform: LocalPlatform, organisations: list[str]) -> ConsoleStack:
 def disconnect_seeded(platform: LocalPlatform, tenant_id: str) -> None:
     """Seeding connects the app to the organisation; an admin on day one has not consented yet."""
     assert platform.xero is not None
-    httpx.post(f"{platform.xero.base_url}/_emulator/tenants/{tenant_id}/revoke-access", timeout=10).raise_for_status()
+    httpx.post(
+        f"{platform.xero.base_url}/_emulator/tenants/{tenant_id}/revoke-access", timeout=10
+    ).raise_for_status()
 
 
 def sign_in(stack: ConsoleStack, client: httpx.Client, user: str = ADMIN_USER) -> httpx.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Worker:
 class Outcome:
     starts: list[float] = field(default_factory=list)
     intervals: list[tuple[float, float]] = field(default_factory=list)
+    by_instance: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
 
     def most_in_any_window(self, seconds: float) -> int:
@@ -166,6 +168,7 @@ def run(
                 worker.permit = decision.permit
                 worker.ends_at = clock.now + rng.uniform(*duration)
                 outcome.starts.append(clock.now)
+                outcome.by_instance[worker.limiter.instance_id] += 1
                 open_calls[index] = clock.now
                 if server is not None:
                     server.call()

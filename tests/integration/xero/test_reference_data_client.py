@@ -94,7 +94,10 @@ def test_i15_invoice_lines_carry_tracking_by_name(org: tuple[SeededOrganisation,
     draft = XeroInvoiceDraft(type="ACCREC", contact_id=contact.contact_id, line_items=[line])
     created = client.create_invoice(draft, uuid.uuid4().hex)
     raw = client._accounting.get_invoice(client.tenant_id, created.invoice_id).invoices[0]  # the wire's view
-    assert [(t.name, t.option) for t in raw.line_items[0].tracking] == [("Region", "North"), ("Department", "Sales")]
+    assert [(t.name, t.option) for t in raw.line_items[0].tracking] == [
+        ("Region", "North"),
+        ("Department", "Sales"),
+    ]
     archived = line.model_copy(update={"tracking": (XeroLineTracking(category="Region", option="East"),)})
     with pytest.raises(XeroValidationError):
         client.create_invoice(draft.model_copy(update={"line_items": [archived]}), uuid.uuid4().hex)
@@ -106,9 +109,13 @@ def test_i14_credit_note_with_number_tracking_allocation_and_lookup(
     _, client = org
     contact = client.find_contact_by_name("Ridgeway University")
     assert contact is not None
-    line = XeroLineItem(description="Refund", quantity=Decimal(1), unit_amount=Decimal("20.00"), account_code="200")
+    line = XeroLineItem(
+        description="Refund", quantity=Decimal(1), unit_amount=Decimal("20.00"), account_code="200"
+    )
     invoice = client.create_invoice(
-        XeroInvoiceDraft(type="ACCREC", contact_id=contact.contact_id, status="AUTHORISED", line_items=[line]),
+        XeroInvoiceDraft(
+            type="ACCREC", contact_id=contact.contact_id, status="AUTHORISED", line_items=[line]
+        ),
         uuid.uuid4().hex,
     )
     day = dt.date(2026, 11, 2)
@@ -122,7 +129,11 @@ def test_i14_credit_note_with_number_tracking_allocation_and_lookup(
         line_items=[tracked],
     )
     note = client.create_credit_note(draft, uuid.uuid4().hex)
-    assert (note.type, note.credit_note_number, note.total) == ("ACCRECCREDIT", draft.credit_note_number, invoice.total)
+    assert (note.type, note.credit_note_number, note.total) == (
+        "ACCRECCREDIT",
+        draft.credit_note_number,
+        invoice.total,
+    )
     assert note.contact_id == contact.contact_id and note.date == day and note.allocations == ()
     client.allocate_credit_note(note.credit_note_id, invoice.invoice_id, note.total, uuid.uuid4().hex, day)
     again = client.get_credit_note(note.credit_note_id)

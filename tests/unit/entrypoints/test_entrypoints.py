@@ -19,6 +19,7 @@ from connector.domain.messages import (
     XeroEventMessage,
     parse_message,
 )
+from connector.entrypoints.admin import ROUTES as CONSOLE_ROUTES
 from connector.entrypoints.xero_signature import sign
 from connector.errors import RateLimitedError, RetryableError
 from connector.settings import get_settings
@@ -71,6 +72,7 @@ async def call(name: str, *args: object) -> object:
 
 def test_functions_registered_as_the_host_sees_them() -> None:
     functions = app_functions()
+    console = {name for name, *_ in CONSOLE_ROUTES}
     assert set(functions) == {
         "dataverse_invoice_webhook",
         "xero_webhook",
@@ -80,7 +82,10 @@ def test_functions_registered_as_the_host_sees_them() -> None:
         "xero_events",
         "sync_poll",
         "sweep_timer",
+        "reference_data_timer",
+        *console,
     }
+    assert all(name.startswith("console_") for name in console)
     bindings = {name: fn.get_trigger().get_dict_repr() for name, fn in functions.items()}
     assert bindings["dataverse_invoice_webhook"]["route"] == "dataverse/invoices"
     assert bindings["invoice_sync"]["queueName"] == "%INVOICE_SYNC_QUEUE%"
