@@ -51,8 +51,11 @@ up: deps
 demo: deps
 	$(PY) -m devstack demo $(ARGS)
 
+# Figures, never asserted: per-stage lifecycle calls, bursts, cancel, idle, a 1,000 backlog, memory, limiter
+# overhead, latency, cold start; ends with `key: value` lines. `ARGS=--full` adds the 10,000 backlog;
+# `ARGS="--only lifecycle,cold-start"` picks parts; `python -m devstack.bench --help` lists the rest.
 bench: deps
-	$(PY) -m devstack.bench sync $(ARGS)
+	$(PY) -m devstack.bench $(ARGS)
 
 # Hypothesis fuzz of both webhooks at the full budget (CI's pytest runs 2,000 examples of each).
 FUZZ_EXAMPLES ?= 10000

@@ -8,30 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector.adapters.dataverse.auth import credential_from_settings
-from connector.adapters.dataverse.budget import dataverse_budget
-from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
-from connector.adapters.dataverse.client import DataverseClient
-from connector.adapters.dataverse.console_queries import ConsoleQueries
-from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES, build_schema
-from connector.adapters.entra import EntraSignIn, SignInError
-from connector.adapters.storage.blob import blob_service_from_settings
-from connector.adapters.storage.console import StorageOperations, blob_written_at
-from connector.adapters.storage.dirty_balances import BlobDirtyBalances
-from connector.adapters.storage.leases import BlobLeases
-from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
-from connector.adapters.storage.rate_limit import blob_rate_limiter
-from connector.adapters.storage.token_store import BlobTokenStore
-from connector.adapters.storage.watermarks import BlobWatermarkStore, blob_watermark_store
-from connector.adapters.xero.client import XeroClient, XeroClientFactory
-from connector.adapters.xero.onboarding import XeroOnboarding
-from connector.domain.dynamics import ConnectionSettings
 from connector.domain.messages import (
     InvoiceCancelMessage,
     InvoiceSyncMessage,
@@ -40,21 +22,22 @@ from connector.domain.messages import (
     XeroEventMessage,
 )
 from connector.domain.routing import XeroDetailsTable
-from connector.ports import QueueSender, SignInPort, WatermarkStore
-from connector.services.admin_console import AdminConsole as AdminConsole  # re-exported: entrypoints' type
-from connector.services.back_sync import BackSyncDependencies, apply_xero_event
-from connector.services.balances import BalanceDependencies, refresh_waiting_balances
-from connector.services.cancel_invoice import cancel_invoice
-from connector.services.cancellation import CancelDependencies
-from connector.services.connect_xero import ConsoleDependencies
-from connector.services.item_cache import ItemCache
-from connector.services.reconcile import ReconcileDependencies, reconcile
-from connector.services.reference_data import ReferenceDataDependencies, sync_reference_data_message
-from connector.services.sweep import SweepDependencies, sweep
-from connector.services.sync_attempt import SyncDependencies
-from connector.services.sync_invoice import sync_gave_up, sync_invoice
+from connector.ports import QueueSender
 from connector.settings import Settings, get_settings
-from connector.telemetry.queues import TraceContextQueues
+
+if TYPE_CHECKING:  # the adapters and services are imported when the app is built, not at start-up
+    from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
+    from connector.adapters.dataverse.client import DataverseClient
+    from connector.adapters.storage.queues import StorageQueueSender
+    from connector.adapters.storage.rate_limit import RateLimits
+    from connector.adapters.xero.client import XeroClient
+    from connector.domain.dynamics import ConnectionSettings
+    from connector.ports import WatermarkStore
+    from connector.services.admin_console import AdminConsole as AdminConsole  # the entrypoints' type
+    from connector.services.connect_xero import ConsoleDependencies
+    from connector.services.reference_data import ReferenceDataDependencies
+    from connector.services.sync_attempt import SyncDependencies
+
 
 MessageHandler = Callable[[Any], Awaitable[object]]
 GaveUpHandler = Callable[[Any, str], Awaitable[None]]
@@ -91,6 +74,8 @@ class App:
 @lru_cache(maxsize=4)
 def xero_details_table(prefix: str) -> XeroDetailsTable:
     """The columns of the connector's own Xero details table that the webhook router looks at."""
+    from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES, build_schema
+
     schema = build_schema(prefix)
     return XeroDetailsTable(
         logical_name=schema.table("xero_details").logical_name,
@@ -112,23 +97,75 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def bootstrap(settings: Settings) -> App:
-    """The real adapters, wired into the services."""
-    queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
-    dataverse = ConnectionCachingDataverseClient(
+def xero_limits(settings: Settings) -> RateLimits:
+    """Xero's per-organisation budget; a lowered or sped-up one only on the local platform's benches."""
+    from connector.adapters.storage.rate_limit import RateLimits
+
+    return RateLimits(
+        per_window=settings.xero_rate_limit_per_minute, window_seconds=settings.xero_rate_limit_window_seconds
+    )
+
+
+def paced_dataverse(settings: Settings) -> ConnectionCachingDataverseClient:
+    """The Dataverse adapter, every request drawn from the environment's shared protection budget."""
+    from connector.adapters.dataverse.auth import credential_from_settings
+    from connector.adapters.dataverse.budget import DATAVERSE_LIMITS, dataverse_budget
+    from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
+    from connector.adapters.storage.blob import blob_service_from_settings
+
+    client = ConnectionCachingDataverseClient(
         settings.dataverse_url, credential_from_settings(settings), prefix=settings.dataverse_publisher_prefix
     )
+    limits = replace(DATAVERSE_LIMITS, window_seconds=settings.dataverse_rate_limit_window_seconds)
+    client.transport.budget = dataverse_budget(
+        blob_service_from_settings(settings), settings.dataverse_url, limits
+    )
+    return client
+
+
+def bootstrap(settings: Settings) -> App:
+    """The real adapters, wired into the services."""
+    from connector.adapters.storage.blob import blob_service_from_settings
+    from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
+    from connector.adapters.storage.rate_limit import blob_rate_limiter
+    from connector.adapters.storage.token_store import BlobTokenStore
+    from connector.adapters.xero.client import XeroClientFactory
+    from connector.services.admin_console import AdminConsole
+
+    queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
+    dataverse = paced_dataverse(settings)
     blobs = blob_service_from_settings(settings)
-    dataverse.transport.budget = dataverse_budget(blobs, settings.dataverse_url)
     xero_clients = XeroClientFactory(
-        settings, BlobTokenStore(blobs, settings.token_container), limiter=blob_rate_limiter(blobs)
+        settings,
+        BlobTokenStore(blobs, settings.token_container),
+        limiter=blob_rate_limiter(blobs, limits=xero_limits(settings)),
     )
 
     def xero_for(connection: ConnectionSettings) -> XeroClient:
         return xero_clients.for_connection(str(connection.id), connection.tenant_id)
 
+    handlers, gave_up, attempts, watermarks = _handlers(settings, queues, dataverse, xero_for, blobs)
+    return App(
+        settings=settings,
+        queues=queues,
+        handlers=handlers,
+        gave_up=gave_up,
+        max_dequeue_count=attempts,
+        console=AdminConsole(console_dependencies(settings, dataverse, queues, watermarks)),
+    )
+
+
+def _sync_dependencies(
+    settings: Settings,
+    queues: QueueSender,
+    dataverse: ConnectionCachingDataverseClient,
+    xero_for: Callable[[ConnectionSettings], XeroClient],
+) -> SyncDependencies:
+    from connector.services.item_cache import ItemCache
+    from connector.services.sync_attempt import SyncDependencies
+    from connector.telemetry.queues import TraceContextQueues
+
     traced = TraceContextQueues(queues)  # messages the handlers send continue their trace
-    attempts = max_dequeue_count()
     sync_deps = SyncDependencies(
         dataverse=dataverse,
         xero_for=xero_for,
@@ -139,6 +176,31 @@ def bootstrap(settings: Settings) -> App:
         clock=utc_now,
         items=ItemCache(),
     )
+    return sync_deps
+
+
+def _handlers(
+    settings: Settings,
+    queues: QueueSender,
+    dataverse: ConnectionCachingDataverseClient,
+    xero_for: Callable[[ConnectionSettings], XeroClient],
+    blobs: Any,
+) -> tuple[dict[type, MessageHandler], dict[type, GaveUpHandler], int, WatermarkStore]:
+    """The services, each with its dependencies, by the queue message type it handles."""
+    from connector.adapters.storage.dirty_balances import BlobDirtyBalances
+    from connector.adapters.storage.leases import BlobLeases
+    from connector.adapters.storage.watermarks import blob_watermark_store
+    from connector.services.back_sync import BackSyncDependencies, apply_xero_event
+    from connector.services.balances import BalanceDependencies, refresh_waiting_balances
+    from connector.services.cancel_invoice import cancel_invoice
+    from connector.services.cancellation import CancelDependencies
+    from connector.services.reconcile import ReconcileDependencies, reconcile
+    from connector.services.sweep import SweepDependencies, sweep
+    from connector.services.sync_credit_note import apply_credit_note_event
+    from connector.services.sync_invoice import sync_gave_up, sync_invoice
+
+    sync_deps = _sync_dependencies(settings, queues, dataverse, xero_for)
+    attempts = max_dequeue_count()
     balance_deps = BalanceDependencies(dataverse, xero_for, waiting=BlobDirtyBalances(blobs))
     reconcile_deps = ReconcileDependencies(
         dataverse=dataverse,
@@ -155,24 +217,27 @@ def bootstrap(settings: Settings) -> App:
         leases=BlobLeases(blobs),
         balances=partial(refresh_waiting_balances, deps=balance_deps),
     )
-    cancel_deps = CancelDependencies(dataverse=dataverse, xero_for=xero_for, clock=utc_now)
+    cancel_deps = CancelDependencies(
+        dataverse=dataverse, xero_for=xero_for, clock=utc_now, items=sync_deps.items
+    )
     back_sync_deps = BackSyncDependencies(
-        dataverse=dataverse, xero_for=xero_for, clock=utc_now, balances=balance_deps
+        dataverse=dataverse,
+        xero_for=xero_for,
+        clock=utc_now,
+        balances=balance_deps,
+        credit_notes=apply_credit_note_event,
     )
-    return App(
-        settings=settings,
-        queues=queues,
-        handlers={
-            InvoiceSyncMessage: partial(sync_invoice, deps=sync_deps),
-            InvoiceCancelMessage: partial(cancel_invoice, deps=cancel_deps),
-            XeroEventMessage: partial(apply_xero_event, deps=back_sync_deps),
-            SweepMessage: partial(sweep, deps=sweep_deps),
-            ReferenceDataSyncMessage: reference_data_handler(dataverse, xero_for, blobs),
-        },
-        gave_up={InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts)},
-        max_dequeue_count=attempts,
-        console=AdminConsole(console_dependencies(settings, dataverse, queues, reconcile_deps.watermarks)),
-    )
+    handlers: dict[type, MessageHandler] = {
+        InvoiceSyncMessage: partial(sync_invoice, deps=sync_deps),
+        InvoiceCancelMessage: partial(cancel_invoice, deps=cancel_deps),
+        XeroEventMessage: partial(apply_xero_event, deps=back_sync_deps),
+        SweepMessage: partial(sweep, deps=sweep_deps),
+        ReferenceDataSyncMessage: reference_data_handler(dataverse, xero_for, blobs),
+    }
+    gave_up: dict[type, GaveUpHandler] = {
+        InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts)
+    }
+    return handlers, gave_up, attempts, reconcile_deps.watermarks
 
 
 REFERENCE_STATE_CONTAINER = "reference-data-sync"
@@ -182,6 +247,9 @@ def reference_data_dependencies(
     dataverse: DataverseClient, xero_for: Callable[[ConnectionSettings], XeroClient], blobs: Any
 ) -> ReferenceDataDependencies:
     """C4: the sync's state (when each table was last synced, the accounts watermark) lives in blobs."""
+    from connector.adapters.storage.watermarks import BlobWatermarkStore
+    from connector.services.reference_data import ReferenceDataDependencies
+
     state = BlobWatermarkStore(blobs, REFERENCE_STATE_CONTAINER)
     return ReferenceDataDependencies(dataverse=dataverse, xero_for=xero_for, state=state, clock=utc_now)
 
@@ -189,6 +257,8 @@ def reference_data_dependencies(
 def reference_data_handler(
     dataverse: DataverseClient, xero_for: Callable[[ConnectionSettings], XeroClient], blobs: Any
 ) -> MessageHandler:
+    from connector.services.reference_data import sync_reference_data_message
+
     return partial(sync_reference_data_message, deps=reference_data_dependencies(dataverse, xero_for, blobs))
 
 
@@ -197,6 +267,16 @@ def console_dependencies(
 ) -> ConsoleDependencies:
     """The admin console's adapters. It shares the handlers' Dataverse client, so its connection writes
     (a reconnect) clear that client's connection cache at once."""
+    from connector.adapters.dataverse.console_queries import ConsoleQueries
+    from connector.adapters.entra import EntraSignIn, SignInError
+    from connector.adapters.storage.blob import blob_service_from_settings
+    from connector.adapters.storage.console import StorageOperations, blob_written_at
+    from connector.adapters.storage.queues import queue_service_from_settings
+    from connector.adapters.storage.token_store import BlobTokenStore
+    from connector.adapters.xero.onboarding import XeroOnboarding
+    from connector.ports import SignInPort
+    from connector.services.connect_xero import ConsoleDependencies
+
     blobs = blob_service_from_settings(settings)
     try:
         signin: SignInPort | None = EntraSignIn(settings) if settings.console_enabled else None

@@ -133,11 +133,11 @@ class DataverseInvoices(Protocol):
         invoice_id: UUID,
         *,
         total_tax: Decimal,
-        total_amount: Decimal,
+        total_amount: Decimal | None,
         due_date: date | None,
         amount_due: Decimal | None = None,
     ) -> None:
-        """Xero's figures on the invoice; the amount due only when given."""
+        """Xero's figures on the invoice; the total and the amount due only when given."""
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None: ...
 

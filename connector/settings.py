@@ -122,6 +122,21 @@ class Settings(BaseSettings):
     )
 
     # Schedules and time.
+    xero_rate_limit_per_minute: int = Field(
+        default=60,
+        ge=1,
+        alias="XERO_RATE_LIMIT_PER_MINUTE",
+        description="Xero's calls per window, per organisation.",
+    )
+    xero_rate_limit_window_seconds: float = Field(
+        default=60.0, gt=0, alias="XERO_RATE_LIMIT_WINDOW_SECONDS", description="Xero's rate-limit window."
+    )
+    dataverse_rate_limit_window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        alias="DATAVERSE_RATE_LIMIT_WINDOW_SECONDS",
+        description="Dataverse's service-protection window (6,000 requests in it, per user).",
+    )
     reconcile_min_interval_seconds: int = Field(
         default=3300,
         ge=0,

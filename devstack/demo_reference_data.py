@@ -148,19 +148,20 @@ def credit_note(
     if note.credit_note_id and note.xero_status in ("DRAFT", "SUBMITTED"):
         xero.approve(scenario.tenant_id, note.credit_note_id, kind="credit-notes")
         try:
-            note = wait_for(lambda: (d := xero_details(note_id)) and d.xero_status == "PAID" and d, timeout)
+            note = wait_for(lambda: (d := xero_details(note_id)) and d.xero_status == "PAID" and d, 15)
         except TimeoutError:
             note = xero_details(note_id) or note
     table = Table(title="A credit note raised in Dynamics", show_lines=True)
-    for column in ("Dynamics", "Xero credit note", "Status", "Credit left", "Last sync-history line"):
+    for column in ("Dynamics", "Xero credit note", "Status", "Credit left", "Sync history on allocation"):
         table.add_column(column, overflow="fold")
     history = sync_history(note_id)
+    said = next((h for h in reversed(history) if "allocat" in h), history[-1] if history else "")
     table.add_row(
         "Refund: survey shortened",
         str(note.credit_note_number),
         str(note.xero_status),
         str(note.amount_due),
-        history[-1] if history else "",
+        said,
     )
     return table, note.xero_status == "PAID" and note.amount_due == 0
 

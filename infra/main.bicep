@@ -31,6 +31,9 @@ param timeZone string = 'UTC'
 @description('NCRONTAB of the sweep.')
 param sweepSchedule string = '0 */5 * * * *'
 
+@description('NCRONTAB of the reference-data sync (tax rates, accounts, branding themes, tracking).')
+param referenceDataSchedule string = '0 0 3 * * *'
+
 @description('Where alerts go (an existing action group), or empty for none.')
 param alertActionGroupId string = ''
 
@@ -571,6 +574,7 @@ var connectorSettings = {
   SYNC_POLL_QUEUE: queues[3]
   TOKEN_CONTAINER: tokenContainer
   SWEEP_SCHEDULE: sweepSchedule
+  REFERENCE_DATA_SCHEDULE: referenceDataSchedule
   CONNECTOR_TIME_ZONE: timeZone
   DATAVERSE_URL: dataverseUrl
   XERO_CLIENT_ID: xeroClientId

@@ -228,7 +228,9 @@ class InvoiceTotals(_Model):
 
     invoice_id: UUID
     total_tax: Decimal
-    total_amount: Decimal
+    # None: the total is unchanged and is not written (a write of it, even unchanged, fires the
+    # invoice's update webhook, which filters on it).
+    total_amount: Decimal | None
     due_date: date | None = None
     amount_due: Decimal | None = None
 

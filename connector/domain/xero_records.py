@@ -151,6 +151,7 @@ class XeroInvoice(_Record):
     line_amount_types: LineAmountTypes | None = None
     line_items: tuple[XeroLineItem, ...] = ()
     sent_to_contact: bool = False  # I8: Xero has emailed it
+    contact_name: str | None = None
 
 
 CreditNoteType = Literal["ACCRECCREDIT", "ACCPAYCREDIT"]

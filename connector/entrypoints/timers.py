@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -38,7 +39,9 @@ async def reference_data_timer(timer: func.TimerRequest) -> None:
     handler = app.handlers.get(ReferenceDataSyncMessage)
     message = ReferenceDataSyncMessage(requested_at=datetime.now(UTC), correlation_id=str(uuid.uuid4()))
     if handler is None:
-        log_step(logger, "reference_data.not_configured", correlation_id=message.correlation_id)
+        log_step(
+            logger, "reference_data.not_configured", logging.WARNING, correlation_id=message.correlation_id
+        )
         return
     await handler(message)
     log_step(

@@ -28,8 +28,9 @@ from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
-from connector.ports import Clock, DataversePort, XeroForConnection
+from connector.ports import Clock, DataversePort, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
+from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.xero_reads import InvoiceReads
 from connector.telemetry import get_logger, log_step
 
@@ -46,6 +47,11 @@ class EventResult(StrEnum):
     IGNORED = "ignored"  # B5: not ours, or a category we do not handle
 
 
+CreditNoteEvents = Callable[
+    [str, XeroDetails, ConnectionSettings, "BackSyncDependencies", str], Awaitable["EventResult"]
+]
+
+
 @dataclass
 class BackSyncDependencies:
     dataverse: DataversePort
@@ -53,6 +59,8 @@ class BackSyncDependencies:
     clock: Clock
     reads: InvoiceReads = field(default_factory=InvoiceReads)
     balances: BalanceDependencies | None = None  # None: balances refreshed at once, after each change
+    # Events of credit notes raised in Dynamics (services/sync_credit_note.py), wired by bootstrap.
+    credit_notes: CreditNoteEvents | None = None
 
 
 def _balances(deps: BackSyncDependencies) -> BalanceDependencies:
@@ -79,6 +87,11 @@ async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies
     if category == "CREDITNOTE":
         # Only our own cancellation credit notes matter: re-read the invoice they credit.
         details = await deps.dataverse.find_xero_details_by_credit_note_id(message.resource_id)
+        if details is not None and not details.xero_invoice_id and deps.credit_notes is not None:
+            # A credit note raised in Dynamics (its own Xero details): status, credit left, allocation.
+            return await deps.credit_notes(
+                message.resource_id, details, connection, deps, message.correlation_id
+            )
         if details is None or not details.xero_invoice_id:
             return _ignored(message, "credit note not created by the connector")
         if is_own_write(details, message):
@@ -183,10 +196,7 @@ async def apply_invoice_update(
         dynamics_state=invoice.state if invoice is not None else None,
     )
     changes: dict[str, object] = {name: getattr(decision.details, name) for name in decision.changed_fields}
-    if not details.online_invoice_url and xero_invoice.status in _ONLINE_URL_STATUSES:
-        online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
-        if online_url:
-            changes["online_invoice_url"] = online_url
+    changes.update(await _online_url(xero, details, xero_invoice))
 
     # Writes that are safe to repeat come first; the Xero details write is the commit point (the next
     # event compares with it), so a failure before it makes the retry redo everything.
@@ -209,6 +219,7 @@ async def apply_invoice_update(
     # Right after the details they describe: only a failure of this very write can lose them.
     for entry in _change_entries(decision, details, xero_invoice, invoice, ctx):
         await dataverse.add_sync_history(entry)
+    await _email_on_approval(deps, connection, details, decision, xero_invoice, correlation_id)
     if mark_paid:
         # Written whenever the invoice is about to be marked Paid, so a retry after any failure
         # before the Paid write still leaves one record (two only if the Paid write itself failed).
@@ -216,6 +227,16 @@ async def apply_invoice_update(
         await dataverse.set_invoice_state(invoice.id, InvoiceState.PAID, InvoiceStatusReason.PAID_COMPLETE)
     result = EventResult.PAID if mark_paid else EventResult.UPDATED if wrote else EventResult.UNCHANGED
     return _done(result, details, xero_invoice, changes, connection, correlation_id)
+
+
+async def _online_url(xero: XeroPort, details: XeroDetails, xero_invoice: XeroInvoice) -> dict[str, object]:
+    """The online invoice link, once Xero has one: approved sales invoices only (none for drafts or bills)."""
+    if details.online_invoice_url or xero_invoice.status not in _ONLINE_URL_STATUSES:
+        return {}
+    if xero_invoice.type != "ACCREC":
+        return {}
+    online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
+    return {"online_invoice_url": online_url} if online_url else {}
 
 
 def _done(
@@ -241,17 +262,36 @@ def _done(
 
 
 async def _update_totals(dataverse: DataversePort, invoice: Invoice, xero_invoice: XeroInvoice) -> bool:
-    """Copy Xero's tax, total and due date to an active invoice (a Paid or cancelled one is read-only)."""
+    """Copy Xero's tax, total, due date and amount due to an active invoice (a Paid or cancelled one is
+    read-only); the total only when it changed, since writing it fires the invoice's update webhook."""
     if invoice.state != InvoiceState.ACTIVE:
         return False
     due_date = xero_invoice.due_date or invoice.due_date
-    current = (invoice.total_tax, invoice.total_amount, invoice.due_date)
-    if current == (xero_invoice.total_tax, xero_invoice.total, due_date):
+    current = (invoice.total_tax, invoice.total_amount, invoice.due_date, invoice.amount_due)
+    if current == (xero_invoice.total_tax, xero_invoice.total, due_date, xero_invoice.amount_due):
         return False
     await dataverse.update_invoice_totals(
-        invoice.id, total_tax=xero_invoice.total_tax, total_amount=xero_invoice.total, due_date=due_date
+        invoice.id,
+        total_tax=xero_invoice.total_tax,
+        total_amount=xero_invoice.total if xero_invoice.total != invoice.total_amount else None,
+        due_date=due_date,
+        amount_due=xero_invoice.amount_due,
     )
     return True
+
+
+async def _email_on_approval(
+    deps: BackSyncDependencies,
+    connection: ConnectionSettings,
+    details: XeroDetails,
+    decision: BackSync,
+    xero_invoice: XeroInvoice,
+    correlation_id: str,
+) -> None:
+    """I8: an invoice approved in Xero is emailed (when the setting is on), as is one whose email waits."""
+    email = EmailContext(deps.dataverse, deps.xero_for(connection), connection, deps.clock(), correlation_id)
+    became_authorised = decision.status_changed and xero_invoice.status == "AUTHORISED"
+    await email_if_due(email, details, xero_invoice, became_authorised=became_authorised)
 
 
 def _change_entries(

@@ -18,6 +18,7 @@ from connector.domain.dynamics import ConnectionSettings
 from connector.domain.sync.eligibility import local_today
 from connector.ports import WatermarkStore
 from connector.services.back_sync import BackSyncDependencies, EventResult, apply_invoice_update
+from connector.services.upkeep import upkeep
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.reconcile")
@@ -62,6 +63,7 @@ async def reconcile(
     if connection.needs_reconnect:
         log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
+    await upkeep(connection, deps, correlation_id=correlation_id)  # B2 as days pass, I8 retries: each run
     if stored is not None and started - (stored + deps.overlap) < deps.min_interval:
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
+from connector.domain.connection_rules import settings_problems
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
@@ -24,6 +25,7 @@ from connector.ports import DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_batch import BATCH_SIZE, sync_batch
+from connector.services.sync_credit_note import sync_credit_notes_apart
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sweep")
@@ -56,6 +58,17 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     for connection in connections:
         if connection.needs_reconnect:
             log_step(logger, "sweep.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
+            continue
+        problems = settings_problems(connection)
+        if problems:
+            # One connection set up wrong (a bad time zone, say) must not stop the others.
+            log_step(
+                logger,
+                "sweep.misconfigured",
+                logging.ERROR,
+                connection=connection.name,
+                reason=" ".join(problems),
+            )
             continue
         try:
             work = partial(_sweep, connection, message, deps)
@@ -127,7 +140,9 @@ async def _sync_chunks(
         for attempt in attempts:
             by_connection[attempt.connection.id].append(attempt)
         for group in by_connection.values():
-            results.update(result.value for result in await sync_batch(group))
+            invoices, credit_notes = await sync_credit_notes_apart(group)  # never batched as invoices
+            results.update(result.value for result in credit_notes)
+            results.update(result.value for result in await sync_batch(invoices))
     return results
 
 

@@ -126,7 +126,8 @@ async def load_attempt(
         invoice_id=invoice.id, at=now, correlation_id=message.correlation_id, connection_id=connection.id
     )
     today = local_today(now, connection.time_zone)
-    if message.message_name == "Create":
+    # I13 on create; and by the sweep when it sets up a new invoice whose webhooks were all lost.
+    if message.message_name == "Create" or (message.message_name == "Sweep" and details is None):
         invoice = await _set_date_delivered(invoice, connection, today, ctx, dataverse)
 
     claimed_by: str | None = None

@@ -254,16 +254,17 @@ async def apply_credit_note_event(
         correlation_id=correlation_id,
         connection_id=connection.id,
     )
-    entries: list[SyncHistoryEntry] = []
+    allocated: list[SyncHistoryEntry] = []
     credited_id = snapshot.invoice.credits_invoice_id if snapshot else None
     if credited_id and details.xero_status in ("DRAFT", "SUBMITTED") and note.status == "AUTHORISED":
         credited = await _snapshot_or_none(deps, credited_id)
         if credited is not None and not note.allocations:
-            note, entries = await allocate_to_credited(xero, connection, credited_id, note, credited, ctx)
+            note, allocated = await allocate_to_credited(xero, connection, credited_id, note, credited, ctx)
+            for entry in allocated:  # said at once: a retry of this event will not allocate again
+                await dataverse.add_sync_history(entry)
     changes = notes.changed_details(details, note)
-    if snapshot is not None:
-        # When the connector just allocated it, the allocation's own entry says what the credit went to.
-        entries = notes.changed_in_xero(ctx, details, note, credit=not entries) + entries
+    # When the connector just allocated it, the allocation's own entry says what the credit went to.
+    entries = notes.changed_in_xero(ctx, details, note, credit=not allocated) if snapshot else []
     if changes:
         try:
             await dataverse.update_xero_details(details.id, changes, details.etag)

@@ -39,7 +39,7 @@ async def write_back(
     """I7: Xero details (the Xero id must never be lost), totals and history in one atomic write;
     then I8 email. `edited_since`: the user's change goes to Xero next, as an update (I11)."""
     online_url = None
-    if created.status in ("AUTHORISED", "PAID"):
+    if created.status in ("AUTHORISED", "PAID") and created.type == "ACCREC":  # bills have none
         online_url = await asyncio.to_thread(attempt.xero.get_online_invoice_url, created.invoice_id)
     outcome = Outcome(attempt, created, result, edited_since)
     write = sync_write(outcome, online_url)
@@ -116,7 +116,7 @@ def _changed_totals(attempt: SyncAttempt, created: XeroInvoice) -> InvoiceTotals
     return InvoiceTotals(
         invoice_id=invoice.id,
         total_tax=created.total_tax,
-        total_amount=created.total,
+        total_amount=created.total if created.total != invoice.total_amount else None,
         due_date=created.due_date,
         amount_due=created.amount_due,
     )

@@ -11,7 +11,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from connector.adapters.dataverse.client import DataverseClient, client_from_settings
@@ -25,7 +24,8 @@ from connector.domain.messages import SweepMessage
 from connector.errors import AuthorisationError, ConnectorError
 from connector.services import connect_xero
 from connector.settings import SettingsError, get_settings
-from connector.setup.backfill import NoDefaultConnectionError, backfill_xero_details
+from connector.setup.backfill import BackfillFilters, NoDefaultConnectionError
+from connector.setup.backfill_command import run_backfill
 from connector.setup.connect import (
     DEFAULT_LISTEN_PORT,
     connect_with_code,
@@ -115,23 +115,33 @@ def register_webhooks(
 
 
 @app.command("backfill-xero-details")
-def backfill() -> None:
-    """I1: create missing Xero details records for existing invoices, on the default connection."""
-
-    async def work(client: DataverseClient) -> None:
-        with Progress(console=console) as progress:
-            task = progress.add_task("Creating Xero details", total=None)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            report = await backfill_xero_details(client, advance)
-        console.print(
-            f"[green]Created {report.created} Xero details record(s)[/green] "
-            f"on connection {report.connection_id}."
-        )
-
-    _run(work)
+def backfill(
+    created_since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Only invoices created on or after this day."),
+    ] = None,
+    delivered_since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Only invoices with Date Delivered on or after this day."),
+    ] = None,
+    connection: Annotated[
+        str | None, typer.Option(help="A connection's name or id (default: the default connection).")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option(help="Only this account's or contact's (name or id).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what would happen, and how many; write nothing.")
+    ] = False,
+) -> None:
+    """I1: Xero details for existing invoices. Ones already in Xero are linked, never sent again."""
+    filters = BackfillFilters(
+        created_since=created_since.date() if created_since else None,
+        delivered_since=delivered_since.date() if delivered_since else None,
+        connection=connection,
+        customer=customer,
+    )
+    _run(lambda client: run_backfill(client, console, filters, dry_run=dry_run))
 
 
 @app.command("connect")

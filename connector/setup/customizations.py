@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from connector.adapters.dataverse.client import DataverseClient
 from connector.adapters.dataverse.http import odata_string
+from connector.adapters.dataverse.schema import CONNECTION_FIELDS
 from connector.setup.components import ComponentWriter, CustomizationReport
-from connector.setup.forms import build_forms, describe_connection_settings
+from connector.setup.forms import CONNECTION_GROUPS, build_forms
 from connector.setup.roles import INTEGRATION_ROLE, RoleWriter, assign_role
 from connector.setup.views import build_views, view_tables
 
@@ -81,3 +82,49 @@ async def provision_what_users_see(
         verb = "[green]Assigned[/green]" if added else "[green]Already assigned[/green]"
         lines.append(f"{verb} {INTEGRATION_ROLE} to user {user_id}.")
     return lines
+
+
+async def describe_connection_settings(
+    client: DataverseClient, headers: dict[str, str], report: CustomizationReport
+) -> None:
+    """Each setting's description on its column (the form shows it as the tooltip). Only a column whose
+    description differs is rewritten: retrieved whole, then PUT back, as a column is updated."""
+    table = client.schema.table("connection").logical_name
+    wanted = {
+        client.schema.p(CONNECTION_FIELDS[setting][0].lower()): text
+        for _, settings in CONNECTION_GROUPS
+        for setting, _, text in settings
+        if setting in CONNECTION_FIELDS
+    }
+    path = f"EntityDefinitions(LogicalName={odata_string(table)})/Attributes"
+    rows = (await client.get_json(path, {"$select": "LogicalName,Description"}))["value"]
+    current = {row["LogicalName"]: _label_text(row.get("Description")) for row in rows}
+    changed = 0
+    for column, text in wanted.items():
+        if column not in current or current[column] == text:
+            continue
+        attribute_path = f"{path}(LogicalName={odata_string(column)})"
+        definition = await client.get_json(attribute_path)
+        definition["Description"] = _label(text)
+        await client.transport.send(
+            "PUT", attribute_path, json_body=definition, headers={**headers, "MSCRM.MergeLabels": "true"}
+        )
+        changed += 1
+    if changed:
+        report.updated.append(f"descriptions of {changed} connection settings")
+        report.tables.add(table)
+
+
+def _label(text: str) -> dict[str, object]:
+    localized = {"@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", "Label": text, "LanguageCode": 1033}
+    return {"@odata.type": "Microsoft.Dynamics.CRM.Label", "LocalizedLabels": [localized]}
+
+
+def _label_text(label: object) -> str:
+    if not isinstance(label, dict):
+        return ""
+    for localized in label.get("LocalizedLabels") or []:
+        if isinstance(localized, dict) and localized.get("LanguageCode") == 1033:
+            return str(localized.get("Label") or "")
+    user = label.get("UserLocalizedLabel")
+    return str(user.get("Label") or "") if isinstance(user, dict) else ""

@@ -3,14 +3,16 @@ Xero details, sync history and connections, and the connection settings' descrip
 
 from __future__ import annotations
 
-from connector.adapters.dataverse.client import DataverseClient
-from connector.adapters.dataverse.http import odata_string
-from connector.adapters.dataverse.schema import CONNECTION_FIELDS, ConnectorSchema, Lookup
+from connector.adapters.dataverse.schema import (
+    CONNECTION_FIELDS,
+    XERO_DETAILS_FIELDS,
+    ConnectorSchema,
+    Lookup,
+)
 from connector.setup.components import (
     FORM_NAME,
     MAIN_FORM,
     Component,
-    CustomizationReport,
     Field,
     FormSpec,
     Grid,
@@ -35,6 +37,11 @@ CONNECTION_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("time_zone", "Time zone", "Date Delivered is compared with today in this time zone."),
             ("needs_reconnect", "Needs reconnect", "Set when Xero stops accepting the connection."),
             ("reconnect_reason", "Why reconnect", "Xero's reason, in plain words. Reconnect to clear it."),
+            (
+                "balances_refreshed_on",
+                "Balances refreshed on",
+                "When customers' Xero balances were last read.",
+            ),
         ),
     ),
     (
@@ -135,7 +142,7 @@ CONNECTION_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ),
     ),
 )
-READ_ONLY_SETTINGS = frozenset({"tenant_id", "needs_reconnect", "reconnect_reason"})
+READ_ONLY_SETTINGS = frozenset({"tenant_id", "needs_reconnect", "reconnect_reason", "balances_refreshed_on"})
 
 
 def _column(schema: ConnectorSchema, table: str, name: str) -> Field:
@@ -161,12 +168,19 @@ def _ro(fields: tuple[Field, ...]) -> tuple[Field, ...]:
     return tuple(Field(f.column, f.label, f.kind, True) for f in fields)
 
 
+def _user_set(schema: ConnectorSchema) -> set[str]:
+    """The invoice's own Xero columns a user sets; the others (amount due…) the connector writes."""
+    return {schema.p("invoicetype"), schema.p("lineamounttypes")}
+
+
 def invoice_form(schema: ConnectorSchema) -> FormSpec:
     connection, theme = schema.lookup("invoice_connection"), schema.lookup("invoice_branding_theme")
+    own = [Field(c.logical_name, c.label, c.kind) for c in schema.standard_columns["invoice"]]
     xero = (
         _lookup(connection),
-        *(Field(c.logical_name, c.label, c.kind) for c in schema.standard_columns["invoice"]),
+        *(field for field in own if field.column in _user_set(schema)),
         _lookup(theme),
+        *_ro(tuple(field for field in own if field.column not in _user_set(schema))),
         *_ro(_lookups_on(schema, "invoice", (connection.logical_name, theme.logical_name))),
     )
     summary = (
@@ -275,20 +289,16 @@ def customer_form(schema: ConnectorSchema, table: str) -> FormSpec:
 def details_form(schema: ConnectorSchema) -> FormSpec:
     table = schema.table("xero_details").logical_name
     p = schema.p
-    shown = (
-        "xeroinvoicenumber",
-        "xerostatus",
-        "xerourl",
-        "onlineinvoiceurl",
-        "exportedon",
-        "amountdue",
-        "amountpaid",
-        "amountcredited",
-        "total",
-        "totaltax",
-        "duedate",
-        "creditnotenumber",
-    )
+    # Everything the connector writes back, read-only; not its own bookkeeping (claims, pending creates).
+    bookkeeping = {
+        "exportstatus",
+        "xeroinvoiceid",
+        "claimeduntil",
+        "claimedby",
+        "pendingcreate",
+        "lastxerowrite",
+    }
+    shown = [name.lower() for name, _ in XERO_DETAILS_FIELDS.values() if name.lower() not in bookkeeping]
     written_by_connector = tuple(_column(schema, table, p(name)) for name in shown)
     links = (
         _lookup(schema.lookup("details_invoice"), True),
@@ -330,11 +340,21 @@ def connection_form(schema: ConnectorSchema) -> FormSpec:
     for index, (group, settings) in enumerate(CONNECTION_GROUPS):
         fields = [Field(table.primary_name, "Name", "string")] if index == 0 else []
         for setting, label, _ in settings:
+            if setting not in CONNECTION_FIELDS:
+                continue  # a setting the schema no longer has
             name, kind = CONNECTION_FIELDS[setting]
             fields.append(Field(schema.p(name.lower()), label, kind, setting in READ_ONLY_SETTINGS))
         if group == "Defaults applied to invoices":
             fields += _lookups_on(schema, table.logical_name)  # the defaults as lookups, when present
         sections.append(Section(group.lower().replace(" ", ""), group, tuple(fields)))
+    grouped = {setting for _, settings in CONNECTION_GROUPS for setting, _, _ in settings}
+    others = [
+        _column(schema, table.logical_name, schema.p(name.lower()))
+        for setting, (name, _) in CONNECTION_FIELDS.items()
+        if setting not in grouped
+    ]
+    if others:  # a setting added since: shown rather than hidden, until it is given a group
+        sections.append(Section("other", "Other settings", tuple(others)))
     return FormSpec(
         "connection",
         table.logical_name,
@@ -371,48 +391,3 @@ def build_forms(schema: ConnectorSchema) -> list[Component]:
         )
         for spec in form_specs(schema)
     ]
-
-
-async def describe_connection_settings(
-    client: DataverseClient, headers: dict[str, str], report: CustomizationReport
-) -> None:
-    """Each setting's description on its column (the form shows it as the tooltip). Only a column whose
-    description differs is rewritten: retrieved whole, then PUT back, as a column is updated."""
-    table = client.schema.table("connection").logical_name
-    wanted = {
-        client.schema.p(CONNECTION_FIELDS[setting][0].lower()): text
-        for _, settings in CONNECTION_GROUPS
-        for setting, _, text in settings
-    }
-    path = f"EntityDefinitions(LogicalName={odata_string(table)})/Attributes"
-    rows = (await client.get_json(path, {"$select": "LogicalName,Description"}))["value"]
-    current = {row["LogicalName"]: _label_text(row.get("Description")) for row in rows}
-    changed = 0
-    for column, text in wanted.items():
-        if column not in current or current[column] == text:
-            continue
-        attribute_path = f"{path}(LogicalName={odata_string(column)})"
-        definition = await client.get_json(attribute_path)
-        definition["Description"] = _label(text)
-        await client.transport.send(
-            "PUT", attribute_path, json_body=definition, headers={**headers, "MSCRM.MergeLabels": "true"}
-        )
-        changed += 1
-    if changed:
-        report.updated.append(f"descriptions of {changed} connection settings")
-        report.tables.add(table)
-
-
-def _label(text: str) -> dict[str, object]:
-    localized = {"@odata.type": "Microsoft.Dynamics.CRM.LocalizedLabel", "Label": text, "LanguageCode": 1033}
-    return {"@odata.type": "Microsoft.Dynamics.CRM.Label", "LocalizedLabels": [localized]}
-
-
-def _label_text(label: object) -> str:
-    if not isinstance(label, dict):
-        return ""
-    for localized in label.get("LocalizedLabels") or []:
-        if isinstance(localized, dict) and localized.get("LanguageCode") == 1033:
-            return str(localized.get("Label") or "")
-    user = label.get("UserLocalizedLabel")
-    return str(user.get("Label") or "") if isinstance(user, dict) else ""

@@ -90,78 +90,77 @@ def layout_xml(spec: ViewSpec, primary_id: str, primary_name: str, object_type_c
     return to_xml(element("grid", {**grid, "preview": 1}, row))
 
 
-def view_specs(schema: ConnectorSchema) -> list[ViewSpec]:
-    p = schema.p
-    details, history = schema.table("xero_details"), schema.table("sync_history")
-    connection = schema.table("connection")
+def _failed_exports(schema: ConnectorSchema) -> ViewSpec:
+    p, history = schema.p, schema.table("sync_history").logical_name
     invoice = schema.lookup("details_invoice").logical_name
-    details_connection = schema.lookup("details_connection").logical_name
-    history_invoice = schema.lookup("history_invoice").logical_name
+    # One row per invoice: the first matching history row, asked for newest first (see README).
+    last = Link(
+        history,
+        schema.lookup("history_invoice").logical_name,
+        invoice,
+        "lastsync",
+        (p("occurredon"), p("detail")),
+        "matchfirstrowusingcrossapply",
+        order=(p("occurredon"), True),
+    )
+    return ViewSpec(
+        "failed_exports",
+        schema.table("xero_details").logical_name,
+        "Failed exports",
+        "Invoices Xero refused, with the latest sync history message. Fix the invoice, then set "
+        "Export status back to No to send it again.",
+        (
+            (invoice, 200),
+            (schema.lookup("details_connection").logical_name, 150),
+            (f"lastsync.{p('occurredon')}", 140),
+            (f"lastsync.{p('detail')}", 420),
+            ("modifiedon", 140),
+        ),
+        (condition(p("exportstatus"), "eq", EXPORT_STATUS_VALUES["Failed"]),),
+        ("modifiedon", True),
+        (last,),
+    )
+
+
+def _waiting_for_date_delivered(schema: ConnectorSchema) -> ViewSpec:
+    invoice = schema.lookup("details_invoice").logical_name
+    not_yet = any_of(condition("datedelivered", "null"), condition("datedelivered", "next-x-years", 100))
+    link = Link(
+        "invoice",
+        "invoiceid",
+        invoice,
+        "invoice",
+        ("datedelivered", "totalamount"),
+        "inner",
+        (condition("statecode", "eq", ACTIVE), not_yet),
+    )
+    return ViewSpec(
+        "waiting_for_date_delivered",
+        schema.table("xero_details").logical_name,
+        "Waiting for Date Delivered",
+        "Invoices not yet sent because their Date Delivered is empty or still to come.",
+        ((invoice, 220), ("invoice.datedelivered", 130), ("invoice.totalamount", 120), ("createdon", 140)),
+        (condition(schema.p("exportstatus"), "eq", EXPORT_STATUS_VALUES["No"]),),
+        ("createdon", False),
+        (link,),
+    )
+
+
+def _details_views(schema: ConnectorSchema) -> list[ViewSpec]:
+    p, details = schema.p, schema.table("xero_details").logical_name
+    invoice = schema.lookup("details_invoice").logical_name
     status = p("exportstatus")
-    failed = SYNC_OUTCOME_VALUES["Failed"]
-    specs = [
-        ViewSpec(
-            "failed_exports",
-            details.logical_name,
-            "Failed exports",
-            "Invoices Xero refused, with the latest sync history message. Fix the invoice, then set "
-            "Export status back to No to send it again.",
-            (
-                (invoice, 200),
-                (details_connection, 150),
-                (f"lastsync.{p('occurredon')}", 140),
-                (f"lastsync.{p('detail')}", 420),
-                ("modifiedon", 140),
-            ),
-            (condition(status, "eq", EXPORT_STATUS_VALUES["Failed"]),),
-            ("modifiedon", True),
-            (
-                # One row per invoice: the first matching history row, newest first (see README).
-                Link(
-                    history.logical_name,
-                    history_invoice,
-                    invoice,
-                    "lastsync",
-                    (p("occurredon"), p("detail")),
-                    "matchfirstrowusingcrossapply",
-                    order=(p("occurredon"), True),
-                ),
-            ),
-        ),
-        ViewSpec(
-            "waiting_for_date_delivered",
-            details.logical_name,
-            "Waiting for Date Delivered",
-            "Invoices not yet sent because their Date Delivered is empty or still to come.",
-            (
-                (invoice, 220),
-                ("invoice.datedelivered", 130),
-                ("invoice.totalamount", 120),
-                ("createdon", 140),
-            ),
-            (condition(status, "eq", EXPORT_STATUS_VALUES["No"]),),
-            ("createdon", False),
-            (
-                Link(
-                    "invoice",
-                    "invoiceid",
-                    invoice,
-                    "invoice",
-                    ("datedelivered", "totalamount"),
-                    "inner",
-                    (
-                        condition("statecode", "eq", ACTIVE),
-                        any_of(
-                            condition("datedelivered", "null"),
-                            condition("datedelivered", "next-x-years", 100),
-                        ),
-                    ),
-                ),
-            ),
-        ),
+    grid = ("xeroinvoicenumber", "xerostatus", "xerourl", "onlineinvoiceurl", "exportstatus")
+    columns = {column.logical_name for column in schema.table("xero_details").columns}
+    grid_more = tuple(
+        n for n in ("exportedon", "amountdue", "amountoverdue", "daysoverdue", "duedate") if p(n) in columns
+    )
+    return [
+        _failed_exports(schema),
+        _waiting_for_date_delivered(schema),
         ViewSpec(
             "synced_today",
-            details.logical_name,
+            details,
             "Synced today",
             "Invoices sent to Xero today.",
             (
@@ -177,7 +176,7 @@ def view_specs(schema: ConnectorSchema) -> list[ViewSpec]:
         ),
         ViewSpec(
             "ready_to_update",
-            details.logical_name,
+            details,
             "Ready to update",
             "Invoices changed in Dynamics that the connector will update in Xero.",
             ((invoice, 220), (p("xeroinvoicenumber"), 120), (p("xerostatus"), 110), (p("exportedon"), 140)),
@@ -185,13 +184,36 @@ def view_specs(schema: ConnectorSchema) -> list[ViewSpec]:
             ("modifiedon", True),
         ),
         ViewSpec(
+            "invoice_xero_details",
+            details,
+            "Xero details (invoice form)",
+            "The Xero details shown on the invoice form.",
+            tuple((p(name), 110) for name in (*grid, *grid_more)),
+        ),
+    ]
+
+
+def _history_and_connection_views(schema: ConnectorSchema) -> list[ViewSpec]:
+    p, history, connection = schema.p, schema.table("sync_history").logical_name, schema.table("connection")
+    failed = SYNC_OUTCOME_VALUES["Failed"]
+    invoice = schema.lookup("history_invoice").logical_name
+    return [
+        ViewSpec(
             "recent_failures",
-            history.logical_name,
+            history,
             "Failures in the last 7 days",
             "Sync attempts that failed in the last seven days, newest first.",
-            ((p("occurredon"), 140), (history_invoice, 200), (p("action"), 100), (p("detail"), 420)),
+            ((p("occurredon"), 140), (invoice, 200), (p("action"), 100), (p("detail"), 420)),
             (condition(p("outcome"), "eq", failed), condition(p("occurredon"), "last-x-days", 7)),
             (p("occurredon"), True),
+        ),
+        ViewSpec(
+            "invoice_sync_history",
+            history,
+            "Sync history (newest first)",
+            "The sync history shown on the invoice form.",
+            ((p("occurredon"), 140), (p("action"), 100), (p("outcome"), 100), (p("detail"), 460)),
+            order=(p("occurredon"), True),
         ),
         ViewSpec(
             "needing_reconnect",
@@ -207,35 +229,11 @@ def view_specs(schema: ConnectorSchema) -> list[ViewSpec]:
             (condition(p("needsreconnect"), "eq", 1),),
             ("modifiedon", True),
         ),
-        ViewSpec(
-            "invoice_xero_details",
-            details.logical_name,
-            "Xero details (invoice form)",
-            "The Xero details shown on the invoice form.",
-            tuple(
-                (p(name), width)
-                for name, width in (
-                    ("xeroinvoicenumber", 110),
-                    ("xerostatus", 100),
-                    ("xerourl", 160),
-                    ("onlineinvoiceurl", 160),
-                    ("exportstatus", 100),
-                    ("exportedon", 130),
-                    ("amountdue", 100),
-                    ("duedate", 100),
-                )
-            ),
-        ),
-        ViewSpec(
-            "invoice_sync_history",
-            history.logical_name,
-            "Sync history (newest first)",
-            "The sync history shown on the invoice form.",
-            ((p("occurredon"), 140), (p("action"), 100), (p("outcome"), 100), (p("detail"), 460)),
-            order=(p("occurredon"), True),
-        ),
     ]
-    return specs
+
+
+def view_specs(schema: ConnectorSchema) -> list[ViewSpec]:
+    return [*_details_views(schema), *_history_and_connection_views(schema)]
 
 
 def build_views(schema: ConnectorSchema, object_type_codes: Mapping[str, int]) -> list[Component]:

@@ -203,7 +203,11 @@ def _xero_actions(session: Session, ids: list[str]) -> dict[str, Callable[[str],
     }
 
 
-def _stage(session: Session, name: str, ids: list[str], act: Callable[[], object]) -> Stage:
+def _stage(
+    session: Session, name: str, ids: list[str], act: Callable[[], object], in_xero: bool = False
+) -> Stage:
+    if in_xero:
+        session.as_a_person()  # before counting: the wait is no part of the stage
     events = session.counted(act)
     sweeps = session.sweeps()
     return Stage(name, len(ids), events, sweeps, SWEEPS_PER_STAGE, LANDED[name](session, ids))
@@ -242,12 +246,11 @@ def one_at_a_time(session: Session, count: int) -> Lifecycle:
     for name in ("approve", "part pay", "full pay"):
 
         def act(name: str = name) -> None:
-            session.as_a_person()
             for invoice_id in ids:
                 actions[name](invoice_id)
                 session.settle()
 
-        result.stages.append(_stage(session, name, ids, act))
+        result.stages.append(_stage(session, name, ids, act, in_xero=True))
     result.timeouts = session.timeouts - timeouts
     return result
 
@@ -270,11 +273,10 @@ def burst(session: Session, count: int) -> Lifecycle:
     for name in ("approve", "part pay", "full pay"):
 
         def together(name: str = name) -> None:
-            session.as_a_person()
             for invoice_id in ids:
                 actions[name](invoice_id)
 
-        result.stages.append(_stage(session, name, ids, together))
+        result.stages.append(_stage(session, name, ids, together, in_xero=True))
     result.timeouts = session.timeouts - timeouts
     return result
 

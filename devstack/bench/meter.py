@@ -211,8 +211,10 @@ class Queues:
     def busy(self) -> int:
         return sum(self._depth(name) for name in self.names)
 
-    def poisoned(self) -> int:
-        return sum(self._depth(f"{name}-poison") for name in self.names)
+    def poisoned(self) -> dict[str, int]:
+        """Messages in each poison queue that has any."""
+        depths = {name: self._depth(f"{name}-poison") for name in self.names}
+        return {name: n for name, n in depths.items() if n}
 
     def close(self) -> None:
         self._service.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 
 from rich.console import Console
 
@@ -16,6 +17,7 @@ from devstack.chaos.runner import run_chaos
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    warnings.filterwarnings("ignore", module="authlib|oidc_provider_mock")  # the console's sign-in: unused
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("devstack.chaos").setLevel(logging.INFO)
     # Dropped answers (commit then drop or hold) are what the run asks for, not errors. A filter, not a
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         figures, run = run_chaos(config)
     except KnobMissingError as exc:
-        console.print(f"chaos: cannot run: {exc}")
+        console.print(f"The chaos run cannot start: {exc}")
         return 2
     print_report(figures, run, console)
     console.print(f"(whole run {time.monotonic() - started:.0f}s)", highlight=False)

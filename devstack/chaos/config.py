@@ -44,6 +44,11 @@ class ChaosConfig:
         return f"*/{self.sweep_seconds} * * * * *"
 
 
+def default_timeout(invoices: int) -> float:
+    """Xero takes 60 calls a minute: a bigger run needs longer to drain."""
+    return 240.0 + max(0, invoices - 100)
+
+
 def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.chaos",
@@ -55,7 +60,9 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument("--invoices", type=int, default=defaults.invoices)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
-        "--timeout", type=float, default=defaults.timeout, help="seconds allowed for each convergence"
+        "--timeout",
+        type=float,
+        help="seconds allowed for each convergence (default: 240, plus 1 s per invoice beyond 100)",
     )
     parser.add_argument("--hosts", type=int, default=defaults.hosts, help="Functions host processes")
     parser.add_argument(
@@ -72,12 +79,14 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         parser.error(f"unknown kill points: {', '.join(sorted(unknown))}")
     if args.invoices < 10:
         parser.error("--invoices must be at least 10")
+    if args.logs is not None and args.logs.exists() and any(args.logs.iterdir()):
+        parser.error("--logs must name a new or empty folder (Azurite's data goes there too)")
     if not 1 <= args.sweep_seconds <= 59 or 60 % args.sweep_seconds:
         parser.error("--sweep-seconds must divide 60")
     return ChaosConfig(
         invoices=args.invoices,
         seed=args.seed,
-        timeout=args.timeout,
+        timeout=args.timeout if args.timeout is not None else default_timeout(args.invoices),
         hosts=max(1, args.hosts),
         kills=kills,
         sweep_seconds=args.sweep_seconds,

@@ -39,6 +39,7 @@ def hold_and_kill(
     *,
     before_wait: Callable[[], object] | None = None,
     wanted: Callable[[Held], bool] | None = None,
+    wait_seconds: float | None = None,
 ) -> Held | None:
     """Hold matching writes until one is `wanted` (others get their answer, a little late), SIGKILL whoever
     sent it, drop its answer, restart the dead. None when none came within the wait (the rule is removed)."""
@@ -46,7 +47,8 @@ def hold_and_kill(
     if before_wait is not None:
         before_wait()
     chosen: Held | None = None
-    deadline = time.monotonic() + run.config.kill_wait_seconds
+    wait_seconds = wait_seconds or run.config.kill_wait_seconds
+    deadline = time.monotonic() + wait_seconds
     while chosen is None and time.monotonic() < deadline:
         for held in run.xero.held():
             if wanted is None or wanted(held):
@@ -57,7 +59,7 @@ def hold_and_kill(
             time.sleep(0.05)
     if chosen is None:
         run.xero.clear_rules()
-        run.note(f"{point}: no {method} {path} was held within {run.config.kill_wait_seconds:.0f}s")
+        run.note(f"{point}: no {method} {path} was held within {wait_seconds:.0f}s")
         return None
     victims = senders(chosen, run.platform.hosts, run.taps)
     run.kills.kill(point, victims, describe(chosen))
@@ -97,6 +99,8 @@ def kill_mid_batch(run: Run, created: Callable[[], int], outage_invoices: int) -
         CREATE_PATH,
         before_wait=lambda: trigger(run.platform.host_url, "sweep_timer"),
         wanted=is_batch,
+        # The sweep reads every invoice it sends, behind the backlog, before its one batch call.
+        wait_seconds=run.config.kill_wait_seconds * 3,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import threading
@@ -25,16 +24,12 @@ from devstack.chaos.state import PAID_STATE, DynamicsView, XeroView
 from devstack.chaos.workload import Workload
 from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import set_up
-from devstack.xero.config import EmulatorOptions as XeroOptions
 
 logger = logging.getLogger("devstack.chaos")
 CREATE_RATE = 4.0  # invoices a second from the Sales users
 
 
 def platform_for(config: ChaosConfig, taps: XeroTaps) -> LocalPlatform:
-    xero_options = {"request_log_size": 1_000_000}  # the faults fired are counted from this log
-    known = {f.name for f in dataclasses.fields(XeroOptions)}
-
     def own_xero(platform: LocalPlatform, instance: str) -> dict[str, str]:
         assert platform.xero is not None
         taps.upstream = platform.xero.base_url
@@ -43,7 +38,7 @@ def platform_for(config: ChaosConfig, taps: XeroTaps) -> LocalPlatform:
     return LocalPlatform(
         ports=PlatformPorts.free(),
         data_dir=config.logs,
-        xero_options={k: v for k, v in xero_options.items() if k in known},
+        xero_options={"request_log_size": 1_000_000},  # the faults fired are counted from this log
         host_processes=config.hosts,
         host_env={
             "SWEEP_SCHEDULE": config.sweep_schedule,
@@ -189,6 +184,8 @@ def run_chaos(config: ChaosConfig) -> tuple[Figures, Run]:
                     logger.warning("could not write the run's logs to %s: %s", config.logs, exc)
             return figures, run
         finally:
+            for host in platform.hosts:  # before the taps they call Xero through
+                host.stop()
             run.xero.close()
             run.dataverse.close()
             taps.stop()

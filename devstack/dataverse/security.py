@@ -373,10 +373,11 @@ class Security:
 
     def require(self, state: EmulatorState, request: ApiRequest, needs: list[Need]) -> None:
         user = request.user_id
-        if not needs or not user or not self.enforced(state, user):
-            return
-        roles = self.roles_of(state, user)
-        held = self.held(state, roles)
+        with state.lock:  # other requests may be assigning roles or adding tables meanwhile
+            if not needs or not user or not self.enforced(state, user):
+                return
+            roles = self.roles_of(state, user)
+            held = self.held(state, roles)
         for need in dict.fromkeys(needs):
             mask = held.get(need.privilege, 0)
             # Rows carry no owner here, so only Create is satisfied by Basic (the caller's own rows) on

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -34,6 +34,7 @@ class DataverseSide:
     new_invoice: Callable[[], Awaitable[UUID]]
     history_of: Callable[[UUID], list[str]]  # sync history details, oldest first
     delete_invoice: Callable[[UUID], Awaitable[None]]
+    account_id: UUID | None = None  # an account to link to Xero (B3)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,11 @@ def fake_side() -> DataverseSide:
     async def delete_invoice(invoice_id: UUID) -> None:
         fake.delete_invoice(invoice_id)
 
-    return DataverseSide("fake", fake, connection.id, new_invoice, fake.history_for, delete_invoice)
+    account = f.customer(id=uuid4(), name="Contoso Ltd")
+    fake.customers[account.id] = account
+    return DataverseSide(
+        "fake", fake, connection.id, new_invoice, fake.history_for, delete_invoice, account.id
+    )
 
 
 async def emulator_side(dv: DataverseEmulatorHandle, client: DataverseClient) -> DataverseSide:
@@ -83,7 +88,10 @@ async def emulator_side(dv: DataverseEmulatorHandle, client: DataverseClient) ->
     async def delete_invoice(invoice_id: UUID) -> None:
         await asyncio.to_thread(dv.ui_delete, str(invoice_id))
 
-    return DataverseSide("emulator", client, connection.id, new_invoice, history_of, delete_invoice)
+    account_id = UUID(str(seeded["accounts"]["Contoso Ltd"]))
+    return DataverseSide(
+        "emulator", client, connection.id, new_invoice, history_of, delete_invoice, account_id
+    )
 
 
 @pytest.fixture(params=["fake", "emulator"])
@@ -175,3 +183,104 @@ async def test_i7_commit_sync_result_is_all_or_nothing(dataverse: DataverseSide)
     left = await port.get_xero_details(invoice_id)
     assert left is not None and left.xero_invoice_id is None
     assert dataverse.history_of(invoice_id) == []
+
+
+# --- issue 14: amount due on the invoice, overdue, emails waiting, supplier balances ----------------------
+
+
+async def test_b2_amount_due_reaches_the_invoice_without_rewriting_its_total(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    invoice_id = await dataverse.new_invoice()
+    details = await port.set_up_invoice(invoice_id, dataverse.connection_id, set_connection=True)
+    before = (await port.get_invoice_snapshot(invoice_id)).invoice
+    assert before.amount_due is None
+    totals = InvoiceTotals(
+        invoice_id=invoice_id, total_tax=Decimal("6.52"), total_amount=None, amount_due=Decimal("50")
+    )
+    await port.commit_sync_result(details.id, {"export_status": ExportStatus.YES}, totals, [])
+    written = (await port.get_invoice_snapshot(invoice_id)).invoice
+    assert (written.amount_due, written.total_amount, written.total_tax) == (
+        Decimal("50"),
+        before.total_amount,
+        Decimal("6.52"),
+    )
+    await port.update_invoice_totals(
+        invoice_id, total_tax=Decimal("6.52"), total_amount=None, due_date=None, amount_due=Decimal("20.00")
+    )
+    assert (await port.get_invoice_snapshot(invoice_id)).invoice.amount_due == Decimal("20.00")
+
+
+async def test_b2_i8_overdue_candidates_and_waiting_emails_are_listed_per_connection(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    today, earlier = date(2026, 11, 21), date(2026, 11, 1)
+    rows: dict[str, dict[str, Any]] = {
+        "overdue": {"xero_status": "AUTHORISED", "amount_due": Decimal("10.00"), "due_date": earlier},
+        "due today": {"xero_status": "AUTHORISED", "amount_due": Decimal("10.00"), "due_date": today},
+        "paid": {"xero_status": "PAID", "amount_due": Decimal(0), "due_date": earlier},
+        "email waits": {"xero_status": "AUTHORISED", "email_pending": True, "amount_due": Decimal(0)},
+    }
+    invoices: dict[str, UUID] = {}
+    for name, values in rows.items():
+        invoices[name] = await dataverse.new_invoice()
+        details = await port.set_up_invoice(invoices[name], dataverse.connection_id, set_connection=True)
+        await port.update_xero_details(details.id, values, None)
+    overdue = await port.list_overdue_candidates(dataverse.connection_id, today)
+    assert [d.invoice_id for d in overdue] == [invoices["overdue"]]
+    [waiting] = await port.list_emails_pending(dataverse.connection_id)
+    assert waiting.invoice_id == invoices["email waits"]
+    assert (
+        await port.list_emails_pending(uuid4()) == []
+        and await port.list_overdue_candidates(uuid4(), today) == []
+    )
+
+    sent_at = datetime(2026, 11, 21, 12, 30, tzinfo=UTC)
+    changes = {
+        "amount_overdue": Decimal("10.00"),
+        "days_overdue": 20,
+        "emailed_on": sent_at,
+        "email_pending": False,
+    }
+    await port.update_xero_details(waiting.id, changes, None)
+    assert await port.list_emails_pending(dataverse.connection_id) == []
+    read = await port.get_xero_details(invoices["email waits"])
+    assert read is not None
+    assert (read.amount_overdue, read.days_overdue, read.emailed_on, read.email_pending) == (
+        Decimal("10.00"),
+        20,
+        sent_at,
+        False,
+    )
+
+
+async def test_b3_linked_customers_carry_what_they_owe_us_and_what_we_owe_them(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    assert dataverse.account_id is not None
+    assert dataverse.account_id not in {c.id for c in await port.list_linked_customers()}
+    await port.update_customer_xero(
+        "account",
+        dataverse.account_id,
+        xero_contact_id="c-contract",
+        amount_owed=Decimal("115.00"),
+        amount_overdue=Decimal("15.00"),
+        amount_we_owe=Decimal("57.50"),
+        amount_we_owe_overdue=Decimal(0),
+    )
+    [linked] = [c for c in await port.list_linked_customers() if c.id == dataverse.account_id]
+    assert (linked.kind, linked.xero_contact_id) == ("account", "c-contract")
+    assert (
+        linked.amount_owed,
+        linked.amount_overdue,
+        linked.amount_we_owe,
+        linked.amount_we_owe_overdue,
+    ) == (
+        Decimal("115.00"),
+        Decimal("15.00"),
+        Decimal("57.50"),
+        Decimal(0),
+    )

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from connector.adapters.xero.errors import XeroApiError
-from connector.domain.sync.invoice import paid_invoice_update
-from connector.domain.xero_records import XeroCreditNoteDraft, XeroInvoice
+from connector.domain.sync.invoice import full_invoice_update, locked_changes, paid_invoice_update
+from connector.domain.xero_records import XeroCreditNoteDraft, XeroInvoice, XeroLineTracking
 from connector.errors import NotFoundError, RetryableError, XeroValidationError
 from tests.contract.conftest import XeroSide, draft, key, line
 
@@ -192,7 +192,6 @@ def test_i11_a_part_paid_invoice_changes_only_what_xero_allows(xero: XeroSide) -
         "quantity": {"line_items": [line(quantity="3")]},
         "unit amount": {"line_items": [line(unit="30.00")]},
         "another line": {"line_items": [line(), line()]},
-        "no lines": {"line_items": []},
         "date": {"date": dt.date(2026, 11, 5)},
         "amount types": {"line_amount_types": "Inclusive"},
     }
@@ -205,6 +204,11 @@ def test_i11_a_part_paid_invoice_changes_only_what_xero_allows(xero: XeroSide) -
         HAS_PAYMENTS
     ]
     assert xero.port.get_invoice(invoice.invoice_id).total == Decimal("57.5")
+    # No LineItems at all is not "no lines": Xero keeps the ones it has.
+    kept = xero.port.update_invoice(
+        invoice.invoice_id, allowed.model_copy(update={"line_items": [], "reference": "ORD-NO-LINES"}), key()
+    )
+    assert (kept.reference, kept.total, len(kept.line_items)) == ("ORD-NO-LINES", Decimal("57.5"), 1)
 
 
 def test_i11_a_paid_invoice_keeps_its_status_and_amounts(xero: XeroSide) -> None:
@@ -220,18 +224,92 @@ def test_i11_a_paid_invoice_keeps_its_status_and_amounts(xero: XeroSide) -> None
     assert refused(lambda: xero.port.set_invoice_status(invoice_id, "DELETED", key())) == [NOT_MODIFIABLE]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=XeroValidationError,
-    reason="for the lead (issue 10): paid_invoice_update sends an empty LineItems list, which Xero "
-    "refuses on an invoice with payments (on a PAID one the configured status is refused too)",
-)
-def test_i11_the_connectors_paid_update_is_accepted_on_a_part_paid_invoice(xero: XeroSide) -> None:
-    sent = draft(xero, status="AUTHORISED")
+REGION_NORTH = (XeroLineTracking(category="Region", option="North"),)
+REGION_SOUTH = (XeroLineTracking(category="Region", option="South"),)
+
+
+def test_i11_a_read_carries_the_lines_with_their_ids_and_tracking(xero: XeroSide) -> None:
+    sent = draft(xero, line_items=[line(tracking=REGION_NORTH), line("1", "10.00", description="Fitting")])
+    invoice = xero.port.create_invoice(sent, key())
+    read = xero.port.get_invoice(invoice.invoice_id)
+    assert read.line_amount_types == "Exclusive"
+    assert [(li.description, li.quantity, li.unit_amount, li.account_code) for li in read.line_items] == [
+        ("Widget", Decimal("2"), Decimal("25"), "200"),
+        ("Fitting", Decimal("1"), Decimal("10"), "200"),
+    ]
+    assert [li.tracking for li in read.line_items] == [REGION_NORTH, ()]
+    ids = [li.line_item_id for li in read.line_items]
+    assert all(ids) and len(set(ids)) == 2
+
+
+def test_i11_a_full_update_keeps_the_lines_it_names(xero: XeroSide) -> None:
+    sent = draft(xero, status="AUTHORISED", line_items=[line(), line("1", "10.00")])
+    invoice_id = xero.port.create_invoice(sent, key()).invoice_id
+    current = xero.port.get_invoice(invoice_id)
+    edited = sent.model_copy(
+        update={"line_items": [line(quantity="3"), line("1", "10.00"), line("1", "5.00")]}
+    )
+    updated = xero.port.update_invoice(invoice_id, full_invoice_update(edited, current, "AUTHORISED"), key())
+    assert updated.status == "AUTHORISED" and updated.total == Decimal("103.5")  # (75 + 10 + 5) × 1.15
+    held = [li.line_item_id for li in current.line_items]
+    assert [li.line_item_id for li in updated.line_items][:2] == held
+    assert updated.line_items[2].line_item_id not in held
+
+
+@pytest.mark.parametrize("paid", ["part", "full"])
+def test_i11_the_connectors_paid_update_changes_what_xero_allows_and_keeps_the_amounts(
+    xero: XeroSide, paid: str
+) -> None:
+    sent = draft(xero, status="AUTHORISED", line_items=[line(tracking=REGION_NORTH)])
+    invoice_id = xero.port.create_invoice(sent, key()).invoice_id
+    xero.pay(invoice_id, Decimal("10.00") if paid == "part" else None)
+    current = xero.port.get_invoice(invoice_id)
+    edited = sent.model_copy(
+        update={
+            "reference": "ORD-EDITED",
+            "due_date": dt.date(2026, 12, 24),
+            "line_items": [
+                line("3", "30.00", description="Widget, blue", account_code="260", tracking=REGION_SOUTH)
+            ],
+        }
+    )
+    updated = xero.port.update_invoice(invoice_id, paid_invoice_update(edited, current), key())
+    assert (updated.status, updated.reference, updated.due_date) == (
+        current.status,
+        "ORD-EDITED",
+        dt.date(2026, 12, 24),
+    )
+    [held] = xero.port.get_invoice(invoice_id).line_items
+    assert (held.line_item_id, held.description, held.account_code, held.tracking) == (
+        current.line_items[0].line_item_id,
+        "Widget, blue",
+        "260",
+        REGION_SOUTH,
+    )
+    assert (held.quantity, held.unit_amount, updated.total) == (Decimal("2"), Decimal("25"), Decimal("57.5"))
+    assert locked_changes(edited, current) == ["the quantity and unit price of line 1"]
+
+
+def test_i11_the_connectors_paid_update_clears_tracking_the_user_removed(xero: XeroSide) -> None:
+    sent = draft(xero, status="AUTHORISED", line_items=[line(tracking=REGION_NORTH)])
     invoice_id = xero.port.create_invoice(sent, key()).invoice_id
     xero.pay(invoice_id, Decimal("10.00"))
-    edit = paid_invoice_update(sent.model_copy(update={"reference": "ORD-EDITED"}))
-    assert xero.port.update_invoice(invoice_id, edit, key()).reference == "ORD-EDITED"
+    current = xero.port.get_invoice(invoice_id)
+    untracked = sent.model_copy(update={"line_items": [line()]})
+    xero.port.update_invoice(invoice_id, paid_invoice_update(untracked, current), key())
+    assert xero.port.get_invoice(invoice_id).line_items[0].tracking == ()
+
+
+def test_i11_a_draft_updated_without_lines_keeps_them(xero: XeroSide) -> None:
+    sent = draft(xero)
+    invoice_id = xero.port.create_invoice(sent, key()).invoice_id
+    moved = sent.model_copy(update={"line_items": [], "status": "AUTHORISED", "reference": "ORD-APPROVED"})
+    updated = xero.port.update_invoice(invoice_id, moved, key())
+    assert (updated.status, updated.reference, updated.total) == (
+        "AUTHORISED",
+        "ORD-APPROVED",
+        Decimal("57.5"),
+    )
 
 
 # --- I8: email -----------------------------------------------------------------------------------------
@@ -255,7 +333,19 @@ def test_i8_an_email_that_fails_on_the_way_is_sent_by_the_retry_with_the_same_ke
     xero.fail_next_email()
     with pytest.raises(RetryableError):
         xero.port.email_invoice(invoice_id, email_key)
+    assert xero.port.get_invoice(invoice_id).sent_to_contact is False
     xero.port.email_invoice(invoice_id, email_key)  # a 5xx is not kept against the key
+    assert xero.port.get_invoice(invoice_id).sent_to_contact is True
+
+
+def test_i8_the_same_email_key_is_replayed_even_once_the_invoice_is_paid(xero: XeroSide) -> None:
+    """Why the connector keeps one key per Xero invoice: a retry after a lost answer sends nothing."""
+    invoice_id = created(xero, "AUTHORISED").invoice_id
+    email_key = key()
+    xero.port.email_invoice(invoice_id, email_key)
+    xero.pay(invoice_id, None)
+    xero.port.email_invoice(invoice_id, email_key)  # replayed: no refusal for a now-paid invoice
+    assert refused(lambda: xero.port.email_invoice(invoice_id, key())) == [NOT_EMAILABLE]
 
 
 # --- O7: Idempotency-Key ----------------------------------------------------------------------------------
@@ -411,3 +501,30 @@ def test_x2_an_authorised_invoice_is_voided_not_deleted_and_then_read_only(xero:
     assert refused(lambda: xero.port.set_invoice_status(invoice_id, "VOIDED", key())) == [NOT_MODIFIABLE]
     assert refused(lambda: xero.port.update_invoice(invoice_id, sent, key())) == [NOT_MODIFIABLE]
     assert refused(lambda: xero.port.email_invoice(invoice_id, key())) == [NOT_EMAILABLE]
+
+
+# --- I1 backfill: invoices already in Xero -----------------------------------------------------------------
+
+
+def test_i1_find_invoices_by_numbers_finds_sales_and_bills_exactly(xero: XeroSide) -> None:
+    sale = created(xero)
+    bill = xero.port.create_invoice(
+        draft(
+            xero,
+            type="ACCPAY",
+            invoice_number="SUP-7731",
+            reference=None,
+            line_items=[line(account_code="300")],
+        ),
+        key(),
+    )
+    assert sale.invoice_number
+    found = xero.port.find_invoices_by_numbers([sale.invoice_number, "SUP-7731", "NEVER-1", "sup-7731"])
+    by_id = {i.invoice_id: i for i in found}
+    assert set(by_id) == {sale.invoice_id, bill.invoice_id}
+    assert (by_id[bill.invoice_id].type, by_id[bill.invoice_id].contact_id, by_id[bill.invoice_id].total) == (
+        "ACCPAY",
+        xero.contact_id,
+        Decimal("57.5"),
+    )
+    assert xero.port.find_invoices_by_numbers(["NEVER-1"]) == []

@@ -3,8 +3,9 @@ drains to completion, making progress every minute, with its Dataverse traffic i
 service-protection limits.
 
 Xero's per-minute limit is lowered to 10 in the emulator, and the connector's limiter is told so through
-its host's settings. 800 invoices need at least 16 create calls (50 invoices a call) besides contacts,
-items and reconcile: more than a minute and a half of that budget even for a perfect sweep. The
+its host's settings. 600 invoices need at least 12 create calls (50 invoices a call) besides contacts,
+items and reconcile: about two minutes of that budget even for a perfect sweep (as 3,600 invoices would
+at Xero's real 60 a minute), and the CI run stays near three minutes. The
 connector runs in a host process of its own, the sweep timer on its production schedule; the Dataverse
 emulator enforces its default limits (6,000 requests per user per 5 minutes).
 """
@@ -21,21 +22,26 @@ from devstack.bench.report import backlog as print_backlog
 
 pytestmark = pytest.mark.e2e
 
-INVOICES = 800
+INVOICES = 600
 XERO_PER_MINUTE = 10
-DRAIN_LIMIT_SECONDS = 210.0
-# Progress every minute: the longest stretch without one more invoice in Xero, with a margin for a sweep
-# that starts just after a minute's budget ran out.
-LONGEST_STALL_SECONDS = 75.0
+DRAIN_LIMIT_SECONDS = 240.0
+SETTLE_AFTER_SECONDS = 30.0  # the trailing work is the bench's to count; here it only ends the run
+# Progress every minute: the longest stretch without one more invoice in Xero and written back, with a
+# margin for a chunk that waits out the rest of a spent minute and is then written back.
+LONGEST_STALL_SECONDS = 90.0
 
 
 @pytest.fixture(scope="module")
 def drained() -> Iterator[Backlog]:
     saved = dict(os.environ)  # the platform loads local settings into the environment: put it back
     try:
-        result = run_backlog(
-            BacklogOptions(INVOICES, timeout=DRAIN_LIMIT_SECONDS, xero_per_minute=XERO_PER_MINUTE)
+        options = BacklogOptions(
+            INVOICES,
+            timeout=DRAIN_LIMIT_SECONDS,
+            xero_per_minute=XERO_PER_MINUTE,
+            settle_after=SETTLE_AFTER_SECONDS,
         )
+        result = run_backlog(options)
         print_backlog(result)  # the figures, for whoever reads the CI log
         yield result
     finally:
@@ -50,7 +56,7 @@ def test_i2_backlog_drains_within_a_lowered_xero_budget(drained: Backlog) -> Non
         f"done per minute: {drained.per_minute()}"
     )
     assert drained.longest_stall() <= LONGEST_STALL_SECONDS, f"progress per minute: {drained.per_minute()}"
-    assert drained.poisoned == 0
+    assert not drained.poisoned
 
 
 @pytest.mark.timeout(420)

@@ -153,12 +153,14 @@ class _DataverseTables:
         invoice_id: UUID,
         *,
         total_tax: Decimal,
-        total_amount: Decimal,
+        total_amount: Decimal | None,
         due_date: date | None,
         amount_due: Decimal | None = None,
     ) -> None:
         self.calls["update_invoice_totals"] += 1
-        changes: dict[str, object] = {"total_tax": total_tax, "total_amount": total_amount}
+        changes: dict[str, object] = {"total_tax": total_tax}
+        if total_amount is not None:
+            changes["total_amount"] = total_amount
         if amount_due is not None:
             changes["amount_due"] = amount_due
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update=changes)
@@ -198,10 +200,9 @@ class _DataverseTables:
             update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
         )
         if invoice_totals is not None:
-            totals: dict[str, object] = {
-                "total_tax": invoice_totals.total_tax,
-                "total_amount": invoice_totals.total_amount,
-            }
+            totals: dict[str, object] = {"total_tax": invoice_totals.total_tax}
+            if invoice_totals.total_amount is not None:
+                totals["total_amount"] = invoice_totals.total_amount
             if invoice_totals.amount_due is not None:
                 totals["amount_due"] = invoice_totals.amount_due
             self.invoices[invoice_totals.invoice_id] = self.invoices[invoice_totals.invoice_id].model_copy(
@@ -287,7 +288,7 @@ class FakeDataverse(_DataverseTables):
         invoice_id: UUID,
         *,
         total_tax: Decimal,
-        total_amount: Decimal,
+        total_amount: Decimal | None,
         due_date: date | None,
         amount_due: Decimal | None = None,
     ) -> None:

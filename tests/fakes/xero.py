@@ -494,8 +494,13 @@ class FakeXero:
             for line in draft.line_items
         ]
         self.drafts[invoice.invoice_id] = draft.model_copy(update={"line_items": lines})
+        contact = self.contacts.get(invoice.contact_id or "")
         shown = invoice.model_copy(
-            update={"line_items": tuple(lines), "line_amount_types": draft.line_amount_types}
+            update={
+                "line_items": tuple(lines),
+                "line_amount_types": draft.line_amount_types,
+                "contact_name": contact.name if contact else None,
+            }
         )
         self.invoices[invoice.invoice_id] = shown
         return shown

@@ -31,7 +31,7 @@ DATAVERSE_LIMITS = RateLimits(
     lease_size=20,
     lease_seconds=2.0,
     resolution_seconds=1.0,  # keeps a full window's state to about 300 entries
-    slot_ttl_seconds=180.0,  # longer than a slow write's two minutes
+    slot_ttl_seconds=60.0,  # longer than a request can take (the transport's timeout is 30 s)
 )
 DEFAULT_CONTAINER = "dataverse-rate-limits"
 BURST_HEADER = "x-ms-ratelimit-burst-remaining-xrm-requests"

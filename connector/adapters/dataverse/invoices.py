@@ -31,12 +31,16 @@ SNAPSHOTS_PER_QUERY = 50
 
 def invoice_totals_body(
     total_tax: Decimal,
-    total_amount: Decimal,
+    total_amount: Decimal | None,
     due_date: date | None,
     amount_due: Decimal | None = None,
     schema: ConnectorSchema | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"totaltax": str(total_tax), "totalamount": str(total_amount)}
+    """None leaves a value out: the total is written only when it changed (the update webhook filters
+    on it)."""
+    body: dict[str, Any] = {"totaltax": str(total_tax)}
+    if total_amount is not None:
+        body["totalamount"] = str(total_amount)
     if due_date is not None:
         body["duedate"] = due_date.isoformat()
     if amount_due is not None and schema is not None:
@@ -111,7 +115,7 @@ class InvoiceRows(DataverseBase):
         invoice_id: UUID,
         *,
         total_tax: Decimal,
-        total_amount: Decimal,
+        total_amount: Decimal | None,
         due_date: date | None,
         amount_due: Decimal | None = None,
     ) -> None:

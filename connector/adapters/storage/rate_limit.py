@@ -5,7 +5,8 @@ tests). An instance does not write it for every call: one write leases a few cal
 rate_limit_state), spent locally, and carries what the instance has to say (the real start of the calls
 it made, leased calls it will not make, the server's remaining counts). A 429, or the server saying
 the budget is nearly gone with calls we did not count, is written at once; everything else waits for
-the next write, or for a flush once the instance has been idle for `linger_seconds`.
+the next write, or for a flush once the instance has been idle for `linger_seconds` if what it holds
+matters to others (see LocalBudget.worth_flushing); otherwise its hold and spare calls just expire.
 
 The limiter never sleeps longer than the caller allows: past that it says "come back in N s", so a
 queue handler can re-enqueue the message with that visibility timeout instead of holding a worker.
@@ -135,9 +136,10 @@ class RateLimiter:
                 decision = budget.take(key, self._clock())
                 if decision is not None:
                     return decision
-                report = budget.report(
-                    self.instance_id, self._clock(), want=self.limits.lease_calls, close=True
-                )
+                now = self._clock()
+                # A usable lease stays: then this write only asks for a bigger hold.
+                want = 0 if budget.lease_usable(now) else self.limits.lease_calls
+                report = budget.report(self.instance_id, now, want=want, close=want > 0, asking=True)
                 budget.writing = True
             grant = self._write(key, budget, report)
             with budget.mutex:
@@ -200,7 +202,7 @@ class RateLimiter:
 
     def _schedule_flush(self, key: str, budget: LocalBudget, generation: int) -> None:
         with budget.mutex:
-            pending = budget.pending()
+            pending = budget.worth_flushing()
         if pending and self._linger is not None:
             self._timer(self._linger, lambda: self._flush_if_idle(key, budget, generation))
 

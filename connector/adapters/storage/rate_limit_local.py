@@ -19,6 +19,10 @@ from connector.adapters.storage.rate_limit_state import (
 MAX_CONCURRENCY_POLL_SECONDS = 2.0
 
 
+def _backoff(misses: int) -> float:
+    return min(MAX_CONCURRENCY_POLL_SECONDS, CONCURRENCY_POLL_SECONDS * 2.0 ** min(misses - 1, 8))
+
+
 @dataclass(frozen=True)
 class Permit:
     """Permission for one call; give it back with `release`."""
@@ -64,6 +68,8 @@ class LocalBudget:
     seen_count: int = 0
     seen_day_count: int = 0
     concurrency_polls: int = 0
+    grow_at: float = 0.0  # asking for a bigger hold again is pointless before this
+    grow_misses: int = 0
     waiters: int = 0
     headroom: Observed | None = None
     generation: int = 0
@@ -78,29 +84,40 @@ class LocalBudget:
             return Decision(None, self.blocked_until - now, "blocked")
         if self.writing:
             return None
-        if self.lease_left > 0 and now <= self.lease_until:
+        if self.lease_usable(now):
             if len(self.running) < self.hold:
                 slot = uuid.uuid4().hex
                 self.lease_left -= 1
                 self.running[slot] = now + self.limits.slot_ttl_seconds
                 self.settle.append(round_up(now, self.limits.resolution_seconds))
                 return Decision(Permit(key, slot), 0.0)
-            if self.running:  # one of our own calls ends soon; a bigger hold rides on the next refill
+            # Our own calls fill our hold: ask for a bigger one, unless others held the rest last time.
+            if self.running and (now < self.grow_at or self.hold >= self.limits.concurrent):
                 return Decision(None, CONCURRENCY_POLL_SECONDS, "local")
             return None
         if now < self.retry_at and not self.lease_left:  # leftovers to return may be what we wait for
             return Decision(None, self.retry_at - now, self.reason)
         return None
 
-    def report(self, instance: str, now: float, *, want: int, close: bool, block_for: float = 0.0) -> Report:
-        """What the next write carries; from here on it is the write's to deliver."""
+    def report(
+        self,
+        instance: str,
+        now: float,
+        *,
+        want: int,
+        close: bool,
+        asking: bool = False,
+        block_for: float = 0.0,
+    ) -> Report:
+        """What the next write carries; from here on it is the write's to deliver. `asking`: a caller
+        wants a call now (counted even if it is not among the waiters)."""
         if close or now > self.lease_until:
             self.drop += self.lease_left
             self.lease_left = 0
         if self.drop:
             self.retry_at = 0.0  # what we hand back may be what we were waiting for
         running = len(self.running)
-        demand = running + (max(1, self.waiters) if want else self.waiters)
+        demand = running + (max(1, self.waiters) if asking else self.waiters)
         report = Report(
             instance=instance,
             now=now,
@@ -118,7 +135,12 @@ class LocalBudget:
         self.settle, self.drop, self.headroom = [], 0, None
         return report
 
+    def lease_usable(self, now: float) -> bool:
+        return self.lease_left > 0 and now <= self.lease_until
+
     def apply(self, report: Report, grant: Grant) -> None:
+        self.grow_misses = self.grow_misses + 1 if grant.hold < report.concurrency else 0
+        self.grow_at = report.now + _backoff(self.grow_misses) if self.grow_misses else 0.0
         self.hold = grant.hold
         self.blocked_until = max(self.blocked_until, grant.blocked_until)
         self.others_waiting, self.fair_share = grant.others_waiting, grant.fair_share
@@ -130,7 +152,7 @@ class LocalBudget:
             wait = grant.wait
             if grant.reason == "concurrency":  # polling storage: back off while others hold it all
                 self.concurrency_polls += 1
-                wait = min(MAX_CONCURRENCY_POLL_SECONDS, wait * 2 ** (self.concurrency_polls - 1))
+                wait = _backoff(self.concurrency_polls)
             else:
                 self.concurrency_polls = 0
             self.retry_at = report.now + wait if wait > 0 else 0.0
@@ -178,6 +200,11 @@ class LocalBudget:
         self.generation += 1
         return self.generation
 
-    def pending(self) -> bool:
-        """Anything the shared state should hear once this instance is idle."""
-        return bool(self.hold or self.lease_left or self.settle or self.drop or self.headroom)
+    def worth_flushing(self) -> bool:
+        """Idle, is what we hold worth a write to hand back? Small holds and spare calls just expire."""
+        limits = self.limits
+        return (
+            self.others_waiting
+            or self.hold > limits.concurrent // 4
+            or (self.lease_left + self.drop > 0 and self.seen_count >= limits.per_window * 3 // 4)
+        )

@@ -29,8 +29,10 @@ class RateLimits:
     per_window: int = 60
     concurrent: int = 5
     per_day: int | None = 5000
-    # A hold whose instance crashed frees itself after this long.
-    slot_ttl_seconds: float = 120.0
+    # A hold lasts this long after the write that set it, unless renewed or handed back: longer than a
+    # call leased then can take (Xero's client: 10 s to connect, 30 s to read), so a crashed or idle
+    # instance's hold frees itself without cutting a running call short.
+    slot_ttl_seconds: float = 45.0
     window_seconds: float = 60.0
     # Calls leased per storage write, and how long an instance may take to start them.
     lease_size: int = 6

@@ -252,6 +252,7 @@ def invoice_from_sdk(invoice: Any, fallback: XeroInvoiceDraft | None = None) -> 
         line_amount_types=_amount_types(getattr(invoice, "line_amount_types", None)),
         line_items=tuple(line_from_sdk(line) for line in (getattr(invoice, "line_items", None) or [])),
         sent_to_contact=bool(getattr(invoice, "sent_to_contact", False)),
+        contact_name=getattr(contact, "name", None) if contact is not None else None,
     )
 
 

@@ -102,6 +102,10 @@ _LOCKED_LINE_FIELDS = (
 )
 
 
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _moved(new: XeroLineItem, old: XeroLineItem, name: str) -> bool:
     sent, held = getattr(new, name), getattr(old, name)
     if sent is None:
@@ -127,7 +131,7 @@ def locked_changes(draft: XeroInvoiceDraft, current: XeroInvoice) -> list[str]:
     for number, (new, old) in enumerate(zip(draft.line_items, held, strict=False), start=1):
         words = [label for name, label in _LOCKED_LINE_FIELDS if _moved(new, old, name)]
         if words:
-            changes.append(f"the {' and '.join(dict.fromkeys(words))} of line {number}")
+            changes.append(f"the {_listed(list(dict.fromkeys(words)))} of line {number}")
     return changes
 
 

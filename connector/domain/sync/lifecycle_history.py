@@ -76,3 +76,14 @@ def email_refused(
     what = _named(invoice_type, number).replace("The Xero", "the Xero")
     detail = f"Xero did not email {what}: {words} Email it from Xero once that is fixed."
     return _entry(ctx, SyncAction.STATUS, SyncOutcome.WARNING, detail)
+
+
+def linked_by_backfill(
+    ctx: HistoryContext, *, invoice_type: InvoiceType, number: str | None
+) -> SyncHistoryEntry:
+    """I1 backfill: the invoice was already in Xero (entered before the connector), so it is not sent."""
+    detail = (
+        f"Linked to {_named(invoice_type, number)}, which was already in Xero with the same number; "
+        "the connector does not send it again."
+    )
+    return _entry(ctx, SyncAction.CREATE, SyncOutcome.SUCCESS, detail)

@@ -9,14 +9,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 import azure.functions as func
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from connector.bootstrap import AdminConsole, get_app
+from connector.bootstrap import get_app
+
+if TYPE_CHECKING:
+    from connector.bootstrap import AdminConsole
 from connector.entrypoints.admin.session import Session, SessionCodec
 from connector.errors import AuthorisationError, ConnectorError, NotFoundError
 from connector.settings import Settings

@@ -129,7 +129,7 @@ class Journey:
         await self.call("get_connection", connection.id)
         await self.call("get_default_connection")
         await self.call("get_connection_by_tenant_id", "tenant-role")
-        return connection.id
+        return UUID(str(connection.id))
 
     async def invoices(self, connection_id: UUID) -> None:
         first, second, third = [await self.invoice(date_delivered=date.today().isoformat()) for _ in range(3)]
@@ -172,6 +172,8 @@ class Journey:
         )
         await self.call("set_date_delivered", third, date.today())
         await self.call("set_invoice_state", first, InvoiceState.PAID, 100001)
+        await self.call("list_overdue_candidates", connection_id, date.today())
+        await self.call("list_emails_pending", connection_id)
 
     async def customers(self) -> None:
         account, contact = UUID(self.ids["accounts"]["Contoso Ltd"]), UUID(self.ids["contacts"]["Jane Doe"])
@@ -181,6 +183,7 @@ class Journey:
                 "update_customer_xero", kind, customer_id, xero_contact_id="xc-1", amount_owed=Decimal("5")
             )
         await self.call("find_customers_by_xero_contact_id", "xc-1")
+        await self.call("list_linked_customers")
 
     async def console(self, connection_id: UUID) -> None:
         queries = ConsoleQueries(self.client)

@@ -68,6 +68,21 @@ def test_o3_five_concurrent_callers_then_a_release_frees_a_slot() -> None:
         assert rl.try_acquire(TENANT).permit is not None
 
 
+def test_o3_callers_arriving_mid_lease_get_more_concurrency_at_once() -> None:
+    clock = FakeClock()
+    backend = MemoryLimiterBackend()
+    rl = limiter_on(backend, clock, Timers(clock), RateLimits())
+    first = take(rl)  # alone: a hold of 1 and a lease of several calls
+    with ExitStack() as callers:
+        for _ in range(3):
+            callers.enter_context(rl.waiting(TENANT))
+        more = [take(rl) for _ in range(3)]  # not queued behind the first until its lease runs out
+    assert backend.round_trips == 2  # one write to grow the hold; the calls came from the lease
+    assert backend.state(TENANT).holds[rl.instance_id].count == 4
+    for permit in [first, *more]:
+        rl.release(permit)
+
+
 def test_o3_a_crashed_instances_hold_frees_itself_after_the_slot_ttl() -> None:
     clock = FakeClock()
     backend = MemoryLimiterBackend()
@@ -183,6 +198,25 @@ def test_o3_an_idle_instance_hands_back_its_lease_and_hold_after_the_linger() ->
     assert state.window[0][0] == round_up(START, limits.resolution_seconds)  # the real start, settled
     clock.now += 2.0  # past the second's back-off
     assert second.try_acquire(TENANT).permit is not None
+
+
+def test_o3_a_small_idle_hold_expires_without_a_write_of_its_own() -> None:
+    clock = FakeClock()
+    backend = MemoryLimiterBackend()
+    timers = Timers(clock)
+    first, second = (limiter_on(backend, clock, timers, RateLimits(), name) for name in ("first", "second"))
+    first.release(take(first))  # one call, then idle: a hold of 1 of 5 and a few spare calls
+    clock.now += 1.0
+    timers.fire_due()
+    assert backend.round_trips == 1  # nothing worth a write: the lease write was all it cost
+    with ExitStack() as callers:
+        for _ in range(5):
+            callers.enter_context(second.waiting(TENANT))
+        assert second.try_acquire(TENANT).permit is not None
+        assert backend.state(TENANT).holds["second"].count == 4  # the 5th is still the idle one's
+        clock.now += RateLimits().slot_ttl_seconds  # the idle hold has lapsed; so has second's lease
+        second.release(take(second))  # its next write finds all 5 free
+        assert backend.state(TENANT).holds["second"].count == 5
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from connector.domain.dynamics import Invoice
 from connector.domain.sync.invoice import build_invoice_draft, idempotency_key, paid_invoice_update
 from connector.domain.sync.lines import line_amount, rounding_difference
-from connector.domain.xero_records import XeroItem
+from connector.domain.xero_records import XeroInvoice, XeroItem
 from tests.factories import (
     CONNECTION_ID,
     INVOICE_ID,
@@ -106,15 +106,26 @@ def test_i3_i4_full_draft_payload_is_hand_computed() -> None:
 
 def test_i11_paid_invoice_update_keeps_only_the_fields_xero_allows() -> None:
     full = build_invoice_draft(_mixed_invoice(), connection(), ITEMS, "contact-42", ORG_URL)
-    limited = paid_invoice_update(full)
-    assert limited.line_items == []
-    assert limited.date is None and limited.currency_code is None
+    held = tuple(
+        line.model_copy(update={"line_item_id": f"li-{n}"}) for n, line in enumerate(full.line_items)
+    )
+    current = XeroInvoice(
+        invoice_id="x-1", type="ACCREC", status="PAID", line_amount_types="Exclusive", line_items=held
+    )
+    limited = paid_invoice_update(full, current)
+    assert limited.date is None and limited.currency_code is None and limited.status == "PAID"
     assert (limited.reference, limited.due_date, limited.contact_id, limited.url) == (
         "Spring order for A. Datum",
         date(2026, 4, 1),
         "contact-42",
         full.url,
     )
+    # Each of Xero's lines by its id, with no amounts: only what Xero lets change on a paid invoice.
+    assert [line.model_dump(exclude_none=True) for line in limited.line_items] == [
+        {"line_item_id": "li-0", "description": "Widget", "account_code": "210"},
+        {"line_item_id": "li-1", "description": "Installation", "account_code": "200"},
+        {"line_item_id": "li-2", "description": "Thanks!"},
+    ]
 
 
 def test_i7_idempotency_key_is_deterministic_and_readable() -> None:

@@ -189,8 +189,8 @@ async def test_i14_a_draft_is_allocated_once_xero_has_it_approved_and_a_replayed
     assert event == EventResult.UPDATED
     assert world.xero.allocations == [(note_id, invoice.invoice_id, Decimal("115.00"))]
     assert world.history()[-2:] == [
-        "Xero credit note CN-0001 is now PAID in Xero (was DRAFT).",
         "Xero credit note CN-0001 was allocated to invoice INV-0101: NZD 115.00.",
+        "Xero credit note CN-0001 is now PAID in Xero (was DRAFT).",
     ]
     assert (world.details().xero_status, world.details().amount_due) == ("PAID", Decimal(0))
     writes = list(world.dataverse.writes)

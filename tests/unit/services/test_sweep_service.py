@@ -183,3 +183,13 @@ async def test_i2_budget_runs_out_mid_backlog_and_the_next_sweep_resumes() -> No
     assert await sweep(sweep_message(), deps) == {"created": 70}
     assert world.xero.calls["create_invoices"] == 2  # resumed: only what was left
     assert len(world.xero.invoices) == 120
+
+
+async def test_c3_a_misconfigured_connection_is_skipped_and_the_others_keep_syncing() -> None:
+    world = make_world()
+    ids = backlog(world, 2)
+    broken = f.connection(id=f.uid("broken"), name="Broken", tenant_id="t-2", time_zone="Mars/Olympus")
+    world.dataverse.connections[broken.id] = broken
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 2}
+    assert all(world.dataverse.details[i].export_status == ExportStatus.YES for i in ids)
