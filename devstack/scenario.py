@@ -66,6 +66,7 @@ def set_up(
         await WebhookRegistrar(client).run(
             f"{platform.host_url}/api/dataverse/invoices",
             settings.dataverse_webhook_secret.get_secret_value(),
+            header=settings.dataverse_webhook_header,  # the secret never in a URL
         )
         values: dict[str, Any] = {
             "default_sales_account_code": "200",

@@ -95,13 +95,24 @@ def register_webhooks(
     url: Annotated[str, typer.Option(help="Function URL of the Dataverse webhook endpoint.")],
     key: Annotated[str | None, typer.Option(help="Function key; default DATAVERSE_WEBHOOK_SECRET.")] = None,
     name: Annotated[str, typer.Option(help="Service endpoint name.")] = "xero-connector",
+    auth: Annotated[
+        str,
+        typer.Option(
+            help="header: the secret in an HTTP header (recommended); "
+            "webhook-key: as ?code= in the URL, where HTTP logs keep it."
+        ),
+    ] = "header",
 ) -> None:
-    """C6: register the service endpoint and invoice steps (idempotent)."""
-    secret = key or get_settings().dataverse_webhook_secret.get_secret_value()
+    """Register the Dataverse service endpoint and invoice steps (idempotent)."""
+    if auth not in ("header", "webhook-key"):
+        raise typer.BadParameter("use header or webhook-key", param_hint="--auth")
+    settings = get_settings()
+    secret = key or settings.dataverse_webhook_secret.get_secret_value()
+    header = settings.dataverse_webhook_header if auth == "header" else None
 
     async def work(client: DataverseClient) -> None:
         with console.status("Registering webhook…"):
-            report = await WebhookRegistrar(client, name).run(url, secret)
+            report = await WebhookRegistrar(client, name).run(url, secret, header=header)
         console.print(f"Service endpoint [bold]{name}[/bold] ({report.endpoint_id})")
         for label, items, style in (
             ("created", report.created, "green"),

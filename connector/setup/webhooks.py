@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +11,8 @@ from connector.adapters.dataverse.client import DataverseClient
 from connector.adapters.dataverse.http import odata_string
 
 WEBHOOK_CONTRACT = 8
-AUTH_WEBHOOK_KEY = 4
+AUTH_WEBHOOK_KEY = 4  # the key travels as ?code= in every webhook URL (and so in HTTP logs)
+AUTH_HTTP_HEADER = 5  # the secret travels in a header: the default
 STAGE_POST_OPERATION = 40
 MODE_ASYNC = 1
 IMAGE_PRE = 0
@@ -30,6 +32,18 @@ STANDARD_UPDATE_COLUMNS = (
     "statuscode",
 )
 DELETE_IMAGE_COLUMNS = ("name", "invoicenumber", "customerid", "totalamount", "statecode", "statuscode")
+
+
+@dataclass(frozen=True)
+class EndpointAuth:
+    type: int
+    value: str
+
+
+def header_auth(header: str, secret: str) -> EndpointAuth:
+    """HttpHeader auth: Dataverse's <settings> list of the headers to send with every webhook."""
+    setting = f'<setting name="{escape(header, quote=True)}" value="{escape(secret, quote=True)}" />'
+    return EndpointAuth(AUTH_HTTP_HEADER, f"<settings>{setting}</settings>")
 
 
 @dataclass(frozen=True)
@@ -99,13 +113,13 @@ class WebhookRegistrar:
         )
         return UUID(str(response.json()[id_column]))
 
-    async def _ensure_endpoint(self, url: str, key: str, report: RegistrationReport) -> UUID:
+    async def _ensure_endpoint(self, url: str, auth: EndpointAuth, report: RegistrationReport) -> UUID:
         body = {
             "name": self.name,
             "url": url,
             "contract": WEBHOOK_CONTRACT,
-            "authtype": AUTH_WEBHOOK_KEY,
-            "authvalue": key,
+            "authtype": auth.type,
+            "authvalue": auth.value,
             "messageformat": 2,
         }
         existing = await self._one(
@@ -228,9 +242,11 @@ class WebhookRegistrar:
         else:
             report.unchanged.append(what)
 
-    async def run(self, url: str, key: str) -> RegistrationReport:
+    async def run(self, url: str, key: str, *, header: str | None = None) -> RegistrationReport:
+        """With `header`, Dataverse sends the secret in that HTTP header; without, as WebhookKey (?code=)."""
         report = RegistrationReport()
-        report.endpoint_id = await self._ensure_endpoint(url, key, report)
+        auth = header_auth(header, key) if header else EndpointAuth(AUTH_WEBHOOK_KEY, key)
+        report.endpoint_id = await self._ensure_endpoint(url, auth, report)
         for spec in invoice_steps(self.client):
             await self._ensure_step(report.endpoint_id, spec, report)
         return report

@@ -193,3 +193,23 @@ async def test_payload_over_256kb_drops_parameters_and_sets_header(
     assert "InputParameters" not in body and "ParentContext" not in body and "PostEntityImages" not in body
     routed = _route(item)
     assert isinstance(routed, RoutedEvent) and routed.queue == "sync"
+
+
+async def test_o5_header_auth_keeps_the_secret_out_of_every_webhook_url(
+    dv: DataverseEmulatorHandle,
+    client: DataverseClient,
+    provisioned: dict[str, Any],
+    capture: tuple[Capture, str],
+) -> None:
+    receiver, url = capture
+    receiver.received.clear()
+    await WebhookRegistrar(client).run(url, "header-secret-1", header="x-connector-webhook-secret")
+    endpoint = next(iter(dv.state.rows["serviceendpoint"].values()))
+    assert endpoint["authtype"] == 5  # HttpHeader
+    await _act(
+        dv, dv.ui_create_invoice, account_id=provisioned["accounts"]["Contoso Ltd"], name="Header auth"
+    )
+    assert receiver.received
+    for item in receiver.received:
+        assert item["query"] == {}  # nothing in the URL
+        assert item["headers"]["x-connector-webhook-secret"] == "header-secret-1"
