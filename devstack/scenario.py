@@ -14,6 +14,7 @@ from connector.adapters.storage.blob import blob_service_from_settings
 from connector.adapters.storage.token_store import BlobTokenStore, TokenSet
 from connector.domain.dynamics import ConnectionSettings, XeroDetails
 from connector.settings import get_settings
+from connector.setup.customizations import provision_customizations
 from connector.setup.provision import SchemaProvisioner
 from connector.setup.webhooks import WebhookRegistrar
 from devstack.local_platform import LocalPlatform
@@ -63,6 +64,7 @@ def set_up(
 
     async def work(client: DataverseClient) -> ConnectionSettings:
         await SchemaProvisioner(client, settings.dataverse_solution).run()
+        await provision_customizations(client, settings.dataverse_solution)  # forms, views, roles
         await WebhookRegistrar(client).run(
             f"{platform.host_url}/api/dataverse/invoices",
             settings.dataverse_webhook_secret.get_secret_value(),

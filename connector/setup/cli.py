@@ -1,4 +1,4 @@
-"""`python -m connector …`: operator commands (O4). Output with rich; long work shows progress."""
+"""`python -m connector …`: operator commands. Output with rich; long work shows progress."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def provision_schema(
         typer.Option(help="Give this user (id, application id or full name) the integration security role."),
     ] = None,
 ) -> None:
-    """C5: create the connector's Dataverse tables and columns, forms, views and roles (idempotent)."""
+    """Create the connector's Dataverse tables and columns, forms, views and roles (idempotent)."""
     settings = get_settings()
 
     async def work(client: DataverseClient) -> None:
@@ -145,7 +145,7 @@ def backfill(
         bool, typer.Option(help="Show what would happen, and how many; write nothing.")
     ] = False,
 ) -> None:
-    """I1: Xero details for existing invoices. Ones already in Xero are linked, never sent again."""
+    """Xero details for existing invoices. Ones already in Xero are linked, never sent again."""
     filters = BackfillFilters(
         created_since=created_since.date() if created_since else None,
         delivered_since=delivered_since.date() if delivered_since else None,
@@ -173,7 +173,7 @@ def connect(
     ] = False,
     port: Annotated[int, typer.Option(help="Port for --listen.")] = DEFAULT_LISTEN_PORT,
 ) -> None:
-    """C1/C2: connect a Xero organisation. The same organisation always keeps the same connection."""
+    """Connect a Xero organisation. The same organisation always keeps the same connection."""
     settings = get_settings()
 
     names: dict[str, str] = {}
@@ -218,7 +218,7 @@ def connect(
 
 @app.command("status")
 def status() -> None:
-    """Connections (tokens, reconnect, problems, rate-limit headroom), the queues and their poison (O4)."""
+    """Connections (tokens, reconnect, problems, rate-limit headroom), the queues and their poison."""
     settings = get_settings()
     store = token_store_from_settings(settings)
     queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
@@ -276,7 +276,7 @@ def status() -> None:
 
 @app.command("sync-now")
 def sync_now() -> None:
-    """I2: run the sweep now (every connection's eligible invoices, then reconcile)."""
+    """Run the sweep now (every connection's eligible invoices, then reconcile)."""
     settings = get_settings()
     queues = StorageQueueSender(queue_service_from_settings(settings), settings.queue_names)
     message = SweepMessage(scheduled_for=datetime.now(UTC), correlation_id=str(uuid.uuid4()))
@@ -290,12 +290,12 @@ def sync_reference_data(
         str | None, typer.Option(help="A connection's name or id; every connection when left out.")
     ] = None,
 ) -> None:
-    """C4: tax rates, accounts, branding themes and tracking categories from Xero into Dynamics."""
+    """Tax rates, accounts, branding themes and tracking categories from Xero into Dynamics."""
     if not _run(lambda client: run_reference_sync(client, console, connection)):
         raise typer.Exit(1)
 
 
-poison = typer.Typer(help="O2: messages that failed all their retries.", no_args_is_help=True)
+poison = typer.Typer(help="Messages that failed all their retries.", no_args_is_help=True)
 app.add_typer(poison, name="poison")
 
 

@@ -284,3 +284,12 @@ async def test_b3_linked_customers_carry_what_they_owe_us_and_what_we_owe_them(
         Decimal("57.50"),
         Decimal(0),
     )
+
+
+async def test_b3_the_day_of_the_last_full_balance_refresh_is_kept_on_the_connection(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    assert (await port.get_connection(dataverse.connection_id)).balances_refreshed_on is None
+    await port.update_connection(dataverse.connection_id, {"balances_refreshed_on": "2026-11-22"})
+    assert (await port.get_connection(dataverse.connection_id)).balances_refreshed_on == date(2026, 11, 22)
