@@ -73,8 +73,10 @@ class LocalPlatform:
     host_url: str = ""
     _servers: list[BackgroundServer] = field(default_factory=list)
     _own_dir: bool = False
+    _environ: dict[str, str] | None = None
 
     def start(self) -> LocalPlatform:
+        self._environ = dict(os.environ)  # the settings it sets are undone by stop()
         load_settings_file()
         if self.data_dir is None:
             self.data_dir, self._own_dir = Path(tempfile.mkdtemp(prefix="devstack-")), True
@@ -173,6 +175,9 @@ class LocalPlatform:
             self.azurite.stop()
         if self._own_dir and self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self._environ is not None:
+            os.environ.clear()
+            os.environ.update(self._environ)
 
     def __enter__(self) -> LocalPlatform:
         return self.start()

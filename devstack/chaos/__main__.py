@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import warnings
 
 from rich.console import Console
 
@@ -17,7 +16,6 @@ from devstack.chaos.runner import run_chaos
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    warnings.filterwarnings("ignore", module="authlib|oidc_provider_mock")  # the console's sign-in: unused
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("devstack.chaos").setLevel(logging.INFO)
     # Dropped answers (commit then drop or hold) are what the run asks for, not errors. A filter, not a

@@ -23,6 +23,7 @@ class ChaosConfig:
     dataverse_rates: dict[str, float] = field(default_factory=lambda: dict(DATAVERSE_RATES))
     duplicate_webhook_rate: float = DUPLICATE_WEBHOOK_RATE
     kills: tuple[str, ...] = KILL_POINTS
+    rate: float = 4.0  # invoices the Sales users save per second (a burst: Xero takes 60 calls a minute)
     purchase_share: float = 0.25  # bills among the invoices
     new_customer_share: float = 0.1  # invoices whose customer Xero has never seen
     paid_share: float = 0.5
@@ -70,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         default=",".join(defaults.kills),
         help=f"kill points, comma-separated, from {','.join(KILL_POINTS)} (empty: none)",
     )
+    parser.add_argument("--rate", type=float, default=defaults.rate, help="invoices saved per second")
     parser.add_argument("--sweep-seconds", type=int, default=defaults.sweep_seconds)
     parser.add_argument("--logs", type=Path, help="keep the hosts' logs in this folder")
     args = parser.parse_args(argv)
@@ -77,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     unknown = set(kills) - set(KILL_POINTS)
     if unknown:
         parser.error(f"unknown kill points: {', '.join(sorted(unknown))}")
+    if args.rate <= 0:
+        parser.error("--rate must be positive")
     if args.invoices < 10:
         parser.error("--invoices must be at least 10")
     if args.logs is not None and args.logs.exists() and any(args.logs.iterdir()):
@@ -90,5 +94,6 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         hosts=max(1, args.hosts),
         kills=kills,
         sweep_seconds=args.sweep_seconds,
+        rate=args.rate,
         logs=args.logs,
     )

@@ -26,7 +26,6 @@ from devstack.local_platform import LocalPlatform, PlatformPorts
 from devstack.scenario import set_up
 
 logger = logging.getLogger("devstack.chaos")
-CREATE_RATE = 4.0  # invoices a second from the Sales users
 
 
 def platform_for(config: ChaosConfig, taps: XeroTaps) -> LocalPlatform:
@@ -88,7 +87,7 @@ def load(run: Run) -> None:
     monkey.start()
     for plan in run.workload.plans:
         run.workload.create(plan)
-        time.sleep(1 / CREATE_RATE)
+        time.sleep(1 / run.config.rate)
     monkey.join(timeout=run.config.kill_wait_seconds * 4 + 180)
     if failures:
         raise failures[0]

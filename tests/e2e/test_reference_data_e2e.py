@@ -6,7 +6,6 @@ invoice, and comes back when Xero changes it."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,6 @@ from connector.adapters.storage.blob import blob_service_from_settings
 from connector.adapters.storage.watermarks import BlobWatermarkStore
 from connector.bootstrap import REFERENCE_STATE_CONTAINER
 from connector.domain.dynamics import ExportStatus, XeroDetails
-from connector.services import back_sync
 from connector.services.reference_data import last_synced
 from connector.settings import get_settings
 from devstack.scenario import Scenario, run, sync_history, wait_for, xero_details
@@ -28,7 +26,6 @@ from devstack.scenario import Scenario, run, sync_history, wait_for, xero_detail
 pytestmark = pytest.mark.e2e
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
-HOOKED = "apply_credit_note_event" in inspect.getsource(back_sync)
 
 
 def sync_reference_data(scenario: Scenario) -> datetime:
@@ -209,11 +206,6 @@ def test_i14_a_dynamics_credit_note_reaches_xero_allocated_to_its_invoice(scenar
     ]
 
 
-@pytest.mark.skipif(
-    not HOOKED,
-    reason="back_sync.apply_xero_event does not yet hand Dynamics credit notes to "
-    "sync_credit_note.apply_credit_note_event (one call in its CREDITNOTE branch)",
-)
 def test_i14_a_draft_credit_note_comes_back_when_xero_approves_it_and_is_then_allocated(
     scenario: Scenario,
 ) -> None:
@@ -247,5 +239,5 @@ def test_c4_i14_i15_the_demo_act_shows_reference_data_a_tracked_line_and_a_credi
     text = console.export_text()
     assert "Reference data from Xero, in Dynamics" in text and "Region: East" in text
     assert "Region: South" in text and "260" in text  # the tracked line, as Xero has it
-    assert shown is HOOKED  # allocated once Xero approves it, when back-sync hands credit notes over
-    assert ("allocated" if HOOKED else "once it is approved there") in text
+    assert shown is True  # allocated once Xero approves it: back-sync hands credit notes over
+    assert "allocated" in text
