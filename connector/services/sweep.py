@@ -97,7 +97,7 @@ async def _once(
         return await work(None)
     lease = await deps.leases.acquire(name)
     if lease is None:
-        log_step(logger, "sweep.already_running", name=name)
+        log_step(logger, "sweep.already_running", lease=name)
         return Counter()
     try:
         return await work(lease)

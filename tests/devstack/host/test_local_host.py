@@ -76,6 +76,7 @@ def _configure(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, sweep_schedule
     ]:
         monkeypatch.setenv(name, f"{base}-{suffix}")
     monkeypatch.setenv("SWEEP_SCHEDULE", sweep_schedule)
+    monkeypatch.setenv("REFERENCE_DATA_SCHEDULE", "0 0 3 * * *")
 
 
 @pytest.fixture

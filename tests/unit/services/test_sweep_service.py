@@ -193,3 +193,13 @@ async def test_c3_a_misconfigured_connection_is_skipped_and_the_others_keep_sync
     totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
     assert totals == {"created": 2}
     assert all(world.dataverse.details[i].export_status == ExportStatus.YES for i in ids)
+
+
+async def test_i2_a_sweep_already_running_elsewhere_logs_and_returns(caplog: pytest.LogCaptureFixture) -> None:
+    world = make_world()
+    leases = MemoryLeases()
+    await leases.acquire(f"sweep-{f.CONNECTION_ID}")
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps, leases=leases)
+    with caplog.at_level("DEBUG"):
+        assert await sweep(sweep_message(), deps) == {}
+    assert any("sweep.already_running" in record.getMessage() for record in caplog.records)
