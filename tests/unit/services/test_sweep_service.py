@@ -195,7 +195,7 @@ async def test_c3_a_misconfigured_connection_is_skipped_and_the_others_keep_sync
     assert all(world.dataverse.details[i].export_status == ExportStatus.YES for i in ids)
 
 
-async def test_i2_a_sweep_already_running_elsewhere_logs_and_returns(caplog: pytest.LogCaptureFixture) -> None:
+async def test_i2_a_sweep_running_elsewhere_logs_and_returns(caplog: pytest.LogCaptureFixture) -> None:
     world = make_world()
     leases = MemoryLeases()
     await leases.acquire(f"sweep-{f.CONNECTION_ID}")
