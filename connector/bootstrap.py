@@ -34,7 +34,9 @@ if TYPE_CHECKING:  # the adapters and services are imported when the app is buil
     from connector.domain.dynamics import ConnectionSettings
     from connector.ports import WatermarkStore
     from connector.services.admin_console import AdminConsole as AdminConsole  # the entrypoints' type
+    from connector.services.balances import BalanceDependencies
     from connector.services.connect_xero import ConsoleDependencies
+    from connector.services.reconcile import ReconcileDependencies
     from connector.services.reference_data import ReferenceDataDependencies
     from connector.services.sync_attempt import SyncDependencies
 
@@ -179,28 +181,17 @@ def _sync_dependencies(
     return sync_deps
 
 
-def _handlers(
+def _back_from_xero(
     settings: Settings,
-    queues: QueueSender,
     dataverse: ConnectionCachingDataverseClient,
     xero_for: Callable[[ConnectionSettings], XeroClient],
     blobs: Any,
-) -> tuple[dict[type, MessageHandler], dict[type, GaveUpHandler], int, WatermarkStore]:
-    """The services, each with its dependencies, by the queue message type it handles."""
+) -> tuple[BalanceDependencies, ReconcileDependencies]:
     from connector.adapters.storage.dirty_balances import BlobDirtyBalances
-    from connector.adapters.storage.leases import BlobLeases
     from connector.adapters.storage.watermarks import blob_watermark_store
-    from connector.services.back_sync import BackSyncDependencies, apply_xero_event
-    from connector.services.balances import BalanceDependencies, refresh_waiting_balances
-    from connector.services.cancel_invoice import cancel_invoice
-    from connector.services.cancellation import CancelDependencies
-    from connector.services.reconcile import ReconcileDependencies, reconcile
-    from connector.services.sweep import SweepDependencies, sweep
-    from connector.services.sync_credit_note import apply_credit_note_event
-    from connector.services.sync_invoice import sync_gave_up, sync_invoice
+    from connector.services.balances import BalanceDependencies
+    from connector.services.reconcile import ReconcileDependencies
 
-    sync_deps = _sync_dependencies(settings, queues, dataverse, xero_for)
-    attempts = max_dequeue_count()
     balance_deps = BalanceDependencies(dataverse, xero_for, waiting=BlobDirtyBalances(blobs))
     reconcile_deps = ReconcileDependencies(
         dataverse=dataverse,
@@ -210,6 +201,30 @@ def _handlers(
         watermarks=blob_watermark_store(settings),
         min_interval=timedelta(seconds=settings.reconcile_min_interval_seconds),
     )
+    return balance_deps, reconcile_deps
+
+
+def _handlers(
+    settings: Settings,
+    queues: QueueSender,
+    dataverse: ConnectionCachingDataverseClient,
+    xero_for: Callable[[ConnectionSettings], XeroClient],
+    blobs: Any,
+) -> tuple[dict[type, MessageHandler], dict[type, GaveUpHandler], int, WatermarkStore]:
+    """The services, each with its dependencies, by the queue message type it handles."""
+    from connector.adapters.storage.leases import BlobLeases
+    from connector.services.back_sync import BackSyncDependencies, apply_xero_event
+    from connector.services.balances import refresh_waiting_balances
+    from connector.services.cancel_invoice import cancel_gave_up, cancel_invoice
+    from connector.services.cancellation import CancelDependencies
+    from connector.services.reconcile import reconcile
+    from connector.services.sweep import SweepDependencies, sweep
+    from connector.services.sync_credit_note import apply_credit_note_event
+    from connector.services.sync_invoice import sync_gave_up, sync_invoice
+
+    sync_deps = _sync_dependencies(settings, queues, dataverse, xero_for)
+    attempts = max_dequeue_count()
+    balance_deps, reconcile_deps = _back_from_xero(settings, dataverse, xero_for, blobs)
     sweep_deps = SweepDependencies(
         dataverse=dataverse,
         sync=sync_deps,
@@ -218,7 +233,11 @@ def _handlers(
         balances=partial(refresh_waiting_balances, deps=balance_deps),
     )
     cancel_deps = CancelDependencies(
-        dataverse=dataverse, xero_for=xero_for, clock=utc_now, items=sync_deps.items
+        dataverse=dataverse,
+        xero_for=xero_for,
+        clock=utc_now,
+        items=sync_deps.items,
+        org_url=sync_deps.org_url,
     )
     back_sync_deps = BackSyncDependencies(
         dataverse=dataverse,
@@ -235,7 +254,8 @@ def _handlers(
         ReferenceDataSyncMessage: reference_data_handler(dataverse, xero_for, blobs),
     }
     gave_up: dict[type, GaveUpHandler] = {
-        InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts)
+        InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts),
+        InvoiceCancelMessage: partial(cancel_gave_up, deps=cancel_deps, attempts=attempts),
     }
     return handlers, gave_up, attempts, reconcile_deps.watermarks
 

@@ -1,6 +1,7 @@
 // The connector in the customer's own subscription (O5): a Flex Consumption Function App (Python),
 // storage for queues, tokens and rate-limit budgets, Application Insights on Log Analytics, Key Vault for
-// the secrets, one user-assigned identity with roles on the resources they are for, and alerts.
+// the secrets, one user-assigned identity with roles on the resources they are for, a workbook, and alerts
+// on the connector's metrics.
 // Plain resources only, and only syntax that checkov's Bicep parser reads (no lambdas): the policy scan in
 // tests/infra must see every resource.
 targetScope = 'resourceGroup'
@@ -610,10 +611,101 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   ]
 }
 
-// O5 alerts: sync failures, poisoned messages, and deletes that need a person.
+// O5 workbook: the connector's custom metrics (customMetrics), per connection; its content is workbook.json.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(insights.id, 'connector-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: '${name}: connector operations'
+    category: 'workbook'
+    sourceId: insights.id
+    version: '1.0'
+    serializedData: loadTextContent('workbook.json')
+  }
+}
+
+// O5 alerts on the connector's metrics, not on log lines: host.json samples traces, metrics are never sampled.
+var metricAlerts = [
+  {
+    key: 'sync-failures'
+    description: 'Invoices failed to sync in the last 15 minutes.'
+    metric: 'connector.invoices.failed'
+    aggregation: 'Total'
+    threshold: 0
+    severity: 2
+  }
+  {
+    key: 'poison-messages'
+    description: 'Messages were moved to a poison queue; see `poison list`.'
+    metric: 'connector.poisoned'
+    aggregation: 'Total'
+    threshold: 0
+    severity: 2
+  }
+  {
+    key: 'needs-reconnect'
+    description: 'A connection lost its Xero authorisation and must be reconnected.'
+    metric: 'connector.needs_reconnect'
+    aggregation: 'Total'
+    threshold: 0
+    severity: 1
+  }
+  {
+    // The gauge is per connection; its maximum over all of them is above 80% when any one is.
+    key: 'xero-day-budget'
+    description: 'A Xero organisation used more than 80% of its 5,000 calls a day.'
+    metric: 'connector.xero.day_budget_used_ratio'
+    aggregation: 'Maximum'
+    threshold: json('0.8')
+    severity: 2
+  }
+]
+
+resource metricAlertRules 'Microsoft.Insights/metricAlerts@2018-03-01' = [
+  for alert in metricAlerts: {
+    name: '${name}-${alert.key}'
+    location: 'global'
+    tags: tags
+    properties: {
+      description: alert.description
+      severity: alert.severity
+      enabled: true
+      scopes: [
+        insights.id
+      ]
+      evaluationFrequency: 'PT5M'
+      windowSize: 'PT15M'
+      autoMitigate: true
+      criteria: {
+        'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+        allOf: [
+          {
+            criterionType: 'StaticThresholdCriterion'
+            name: alert.key
+            metricNamespace: 'azure.applicationinsights'
+            metricName: alert.metric
+            timeAggregation: alert.aggregation
+            operator: 'GreaterThan'
+            threshold: alert.threshold
+            // A custom metric does not exist until the connector first emits it, and a new deployment has
+            // emitted none: without this ARM rejects the rule as naming an unknown metric.
+            skipMetricValidation: true
+          }
+        ]
+      }
+      actions: empty(alertActionGroupId) ? [] : [
+        {
+          actionGroupId: alertActionGroupId
+        }
+      ]
+    }
+  }
+]
+
+// Deletes that need a person stay a log alert: the step's log line carries the invoice and what to do.
 var alertQueries = {
-  'sync-failures': 'traces | where message startswith "sync.failed" or message startswith "sync.gave_up"'
-  'poison-messages': 'traces | where message startswith "queue.poisoned" or message has "-poison"'
   'delete-needs-attention': 'traces | where message has "invoice_delete_needs_attention"'
 }
 

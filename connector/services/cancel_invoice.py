@@ -8,6 +8,7 @@ message never makes a second credit note.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from connector.domain.cancel.rules import (
 )
 from connector.domain.dynamics import (
     ConnectionSettings,
+    ExportStatus,
     Invoice,
     InvoiceState,
     SyncAction,
@@ -29,10 +31,12 @@ from connector.domain.dynamics import (
 from connector.domain.messages import InvoiceCancelMessage
 from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
+from connector.domain.sync.header import dynamics_record_url
 from connector.domain.sync.line_kinds import item_code
 from connector.domain.sync.lines import build_line_items
+from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroCreditNote, XeroInvoice, XeroLineItem
-from connector.errors import AuthorisationError, NotFoundError, XeroValidationError
+from connector.errors import AuthorisationError, ClaimedElsewhereError, NotFoundError, XeroValidationError
 from connector.ports import (
     XeroPort,
     XeroStatusWrite,
@@ -50,6 +54,7 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.cancel_invoice")
 
 _GONE = frozenset({"DELETED", "VOIDED"})
+CREATE_RECHECK_SECONDS = 15
 _SETTLED = _GONE | {"PAID"}
 
 
@@ -73,6 +78,8 @@ async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
         correlation_id=message.correlation_id,
         connection_id=details.connection_id if details else invoice.connection_id,
     )
+    if details is not None and not details.xero_invoice_id:
+        details = await _settle_create_in_flight(invoice, details, deps, now)
     if details is None or not details.xero_invoice_id:
         await deps.dataverse.add_sync_history(history.cancel_not_in_xero(ctx))
         return CancelResult.NOT_IN_XERO
@@ -103,6 +110,50 @@ async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
         correlation_id=message.correlation_id,
     )
     return result
+
+
+async def _settle_create_in_flight(
+    invoice: Invoice, details: XeroDetails, deps: CancelDependencies, now: datetime
+) -> XeroDetails:
+    """A cancel that meets a create: wait while it runs; when one may have reached Xero unrecorded, find
+    it (by the invoice's Url) so it is cancelled too, or learn that none was made."""
+    if details.claimed_until is not None and details.claimed_until > now:
+        wait = min((details.claimed_until - now).total_seconds() + 1, CREATE_RECHECK_SECONDS)
+        raise ClaimedElsewhereError(f"invoice {invoice.id} is being created in Xero; cancel after it", wait)
+    if PendingCreate.decode(details.pending_create) is None:
+        return details
+    connection = await connection_of(deps.dataverse, details.connection_id or invoice.connection_id)
+    if connection is None:
+        return details
+    url = dynamics_record_url(deps.org_url, invoice.id)
+    found = await asyncio.to_thread(deps.xero_for(connection).find_invoices_by_urls, [url])
+    live = [x for x in found if x.status not in _GONE and (x.url or "").lower() == url.lower()]
+    changes: dict[str, object] = {"pending_create": None}
+    if live:
+        changes |= {
+            "xero_invoice_id": live[0].invoice_id,
+            "xero_invoice_number": live[0].invoice_number,
+            "xero_status": live[0].status,
+        }
+    await deps.dataverse.update_xero_details(details.id, changes, None)
+    return details.model_copy(update=changes)
+
+
+async def cancel_gave_up(
+    message: InvoiceCancelMessage, reason: str, deps: CancelDependencies, attempts: int
+) -> None:
+    """The last retry of a cancel failed: say so on the invoice, where the user looks."""
+    details = await deps.dataverse.get_xero_details(message.invoice_id)
+    ctx = history.HistoryContext(
+        invoice_id=message.invoice_id,
+        at=deps.clock(),
+        correlation_id=message.correlation_id,
+        connection_id=details.connection_id if details else None,
+    )
+    await deps.dataverse.add_sync_history(history.cancel_gave_up(ctx, attempts, reason))
+    if details is not None:
+        await deps.dataverse.update_xero_details(details.id, {"export_status": ExportStatus.FAILED}, None)
+    log_step(logger, "cancel.gave_up", logging.ERROR, invoice_id=message.invoice_id, reason=reason)
 
 
 @dataclass

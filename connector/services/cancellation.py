@@ -46,6 +46,7 @@ class CancelDependencies:
     xero_for: XeroForConnection
     clock: Clock
     items: ItemCache = field(default_factory=ItemCache)  # shared with the sync path: no second lookup
+    org_url: str = ""  # the Dynamics org, for the Url a create in flight was sent with
 
 
 async def connection_of(dataverse: DataversePort, connection_id: UUID | None) -> ConnectionSettings | None:

@@ -272,6 +272,15 @@ def date_delivered_set(ctx: HistoryContext, day: date) -> SyncHistoryEntry:
     return _entry(ctx, SyncAction.UPDATE, SyncOutcome.SUCCESS, detail)
 
 
+def cancel_gave_up(ctx: HistoryContext, attempts: int, reason: str) -> SyncHistoryEntry:
+    """O2 for a cancel: the retries are used up, so Xero may still show the invoice as it was."""
+    detail = (
+        f"Cancelling the invoice in Xero failed after {attempts} attempts ({reason}). Xero may still show "
+        "it as open: check it there. The support team can replay the cancel once the cause is fixed."
+    )
+    return _entry(ctx, SyncAction.CANCEL, SyncOutcome.FAILED, detail)
+
+
 def gave_up(ctx: HistoryContext, attempts: int, reason: str) -> SyncHistoryEntry:
     """O2: the retries are used up; the message goes to the poison queue for ops to replay."""
     detail = (

@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
 import pytest
 
-from connector.domain.dynamics import InvoiceState
+from connector.domain.dynamics import ExportStatus, InvoiceState
 from connector.domain.messages import InvoiceCancelMessage
-from connector.domain.xero_records import XeroInvoice, XeroInvoiceStatus, XeroLineItem
-from connector.errors import RetryableError
-from connector.services.cancel_invoice import cancel_invoice
+from connector.domain.sync.header import dynamics_record_url
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft, XeroInvoiceStatus, XeroLineItem
+from connector.errors import ClaimedElsewhereError, RetryableError
+from connector.services.cancel_invoice import cancel_gave_up, cancel_invoice
 from connector.services.cancellation import NEEDS_ATTENTION_METRIC, CancelDependencies, CancelResult
 from tests import factories as f
 from tests.unit.services.world import NOW, World, details_for, make_world
 
+ORG = f.ORG_URL
 Reason = Literal["canceled", "deleted"]
 
 
@@ -367,3 +369,37 @@ async def test_x1_cancel_of_an_approved_invoice_costs_three_xero_calls_and_its_s
     assert await cancel_invoice(message(), s.deps) == CancelResult.ALREADY_DONE
     assert sum(s.world.xero.calls.values()) == 0
     assert len(s.world.xero.credit_notes) == 1
+
+
+async def test_x1_cancel_during_a_create_waits_for_it_then_cancels_what_it_made() -> None:
+    s = setup("AUTHORISED", sent=False)
+    details = s.world.dataverse.details[f.INVOICE_ID]
+    in_flight = details.model_copy(update={"claimed_until": NOW + timedelta(seconds=60), "claimed_by": "w"})
+    s.world.dataverse.details[f.INVOICE_ID] = in_flight
+    with pytest.raises(ClaimedElsewhereError):
+        await cancel_invoice(message(), s.deps)
+    assert s.world.xero.credit_notes == {}
+
+    # The create reached Xero, and its worker died before writing back: the cancel finds it by its Url.
+    url = dynamics_record_url(ORG, f.INVOICE_ID)
+    s.world.xero.drafts[s.xero_invoice.invoice_id] = s.world.xero.drafts.get(
+        s.xero_invoice.invoice_id, XeroInvoiceDraft(type="ACCREC", contact_id=s.xero_invoice.contact_id)
+    ).model_copy(update={"url": url})
+    s.world.xero.invoices[s.xero_invoice.invoice_id] = s.xero_invoice.model_copy(update={"url": url})
+    s.world.dataverse.details[f.INVOICE_ID] = details.model_copy(
+        update={"pending_create": "d365x-create-k fp"}
+    )
+    deps = CancelDependencies(
+        dataverse=s.world.dataverse, xero_for=s.world.xero_for, clock=s.world.now, org_url=ORG
+    )
+    assert await cancel_invoice(message(), deps) == CancelResult.CREDITED_AND_ALLOCATED
+    assert len(s.world.xero.credit_notes) == 1
+    assert s.world.dataverse.details[f.INVOICE_ID].xero_invoice_id == s.xero_invoice.invoice_id
+
+
+async def test_o2_a_cancel_that_used_up_its_retries_says_so_on_the_invoice() -> None:
+    s = setup("AUTHORISED")
+    await cancel_gave_up(message(), "RetryableError: Xero 503", s.deps, attempts=5)
+    [line] = s.world.dataverse.history_for(f.INVOICE_ID)
+    assert "Cancelling the invoice in Xero failed after 5 attempts (RetryableError: Xero 503)" in line
+    assert s.world.dataverse.details[f.INVOICE_ID].export_status == ExportStatus.FAILED
