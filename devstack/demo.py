@@ -28,6 +28,7 @@ from connector.adapters.dataverse.client import DataverseClient
 from connector.adapters.dataverse.schema import INVOICE_TYPE_VALUES
 from connector.domain.dynamics import ExportStatus, XeroDetails
 from connector.settings import get_settings
+from devstack.demo_reference_data import show_reference_data
 from devstack.local_platform import LocalPlatform
 from devstack.oidc import ADMIN_USER
 from devstack.paths import REPO_ROOT
@@ -411,7 +412,7 @@ def step(number: int, text: str) -> None:
     console.print(f"[bold cyan]{number}/{STEPS}[/bold cyan] {text}")
 
 
-STEPS = 5
+STEPS = 6
 
 
 def run_demo(keep: bool = False, traces: bool = False) -> int:
@@ -483,11 +484,15 @@ def _story(platform: LocalPlatform, recorder: TraceRecorder | None) -> int:
         console.print("[red]The Xero side did not reach the expected results in time.[/red]")
         return 1
     console.print(xero_side_report(scenario, actions))
+    step(5, "Reference data from Xero in Dynamics, a tracked line, and a credit note raised in Dynamics.")
+    if not show_reference_data(scenario, console):
+        console.print("[red]The reference-data act did not reach the expected results.[/red]")
+        return 1
     if recorder is not None:
-        step(5, "The telemetry: each invoice's traces, then the custom metrics.")
+        step(6, "The telemetry: each invoice's traces, then the custom metrics.")
         for case in cases:
             console.print(recorder.trees(case.invoice_id, case.title))
         console.print(recorder.metrics_table())
     else:
-        step(5, "Telemetry: run `make demo ARGS=--traces` to see each invoice's trace tree and the metrics.")
+        step(6, "Telemetry: run `make demo ARGS=--traces` to see each invoice's trace tree and the metrics.")
     return 0

@@ -68,6 +68,8 @@ def test_o5_template_declares_every_part_as_a_plain_resource() -> None:
         "Microsoft.ManagedIdentity/userAssignedIdentities",
         "Microsoft.Authorization/roleAssignments",
         "Microsoft.Insights/scheduledQueryRules",
+        "Microsoft.Insights/metricAlerts",
+        "Microsoft.Insights/workbooks",
         "Microsoft.Network/virtualNetworks",
         "Microsoft.Network/privateEndpoints",
     }
@@ -362,6 +364,15 @@ def test_o5_storage_has_no_shared_keys_and_the_poison_queues() -> None:
     assert resources()["poisonQueues"]["config"]["loop_type"]["detail"]["array_name"] == "queues"
 
 
-@pytest.mark.parametrize("alert", ["sync-failures", "poison-messages", "delete-needs-attention"])
-def test_o5_alerts(alert: str) -> None:
-    assert alert in text(template()["variables"]["alertQueries"])
+@pytest.mark.parametrize(
+    ("alert", "kind"),
+    [
+        ("sync-failures", "metricAlerts"),
+        ("poison-messages", "metricAlerts"),
+        ("needs-reconnect", "metricAlerts"),
+        ("xero-day-budget", "metricAlerts"),
+        ("delete-needs-attention", "alertQueries"),
+    ],
+)
+def test_o5_alerts(alert: str, kind: str) -> None:
+    assert alert in text(template()["variables"][kind])
