@@ -231,6 +231,7 @@ def _handlers(
         reconcile=partial(reconcile, deps=reconcile_deps),
         leases=BlobLeases(blobs),
         balances=partial(refresh_waiting_balances, deps=balance_deps),
+        reference_data=reference_data_for(dataverse, xero_for, blobs),
     )
     cancel_deps = CancelDependencies(
         dataverse=dataverse,
@@ -272,6 +273,20 @@ def reference_data_dependencies(
 
     state = BlobWatermarkStore(blobs, REFERENCE_STATE_CONTAINER)
     return ReferenceDataDependencies(dataverse=dataverse, xero_for=xero_for, state=state, clock=utc_now)
+
+
+def reference_data_for(
+    dataverse: DataverseClient, xero_for: Callable[[ConnectionSettings], XeroClient], blobs: Any
+) -> Callable[[ConnectionSettings], Awaitable[object]]:
+    """C4 for one connection, as the sweep of a just-connected organisation runs it."""
+    from connector.services.reference_data import sync_reference_data
+
+    deps = reference_data_dependencies(dataverse, xero_for, blobs)
+
+    async def sync(connection: ConnectionSettings) -> object:
+        return await sync_reference_data(deps, connection_ids=[connection.id])
+
+    return sync
 
 
 def reference_data_handler(

@@ -68,9 +68,9 @@ async def connect_organisation(
     else:
         connection = existing
     await asyncio.to_thread(deps.xero.adopt, pending, connection.id)
-    if existing is not None:
-        await reconnected(deps.dataverse, connection, deps.queues, deps.sweep_queue, deps.clock)
-        connection = await deps.dataverse.get_connection(connection.id)
+    # Swept at once: waiting invoices go, and a new connection gets its reference data.
+    await reconnected(deps.dataverse, connection, deps.queues, deps.sweep_queue, deps.clock)
+    connection = await deps.dataverse.get_connection(connection.id)
     log_step(
         logger,
         "console.connected",

@@ -42,6 +42,8 @@ class SweepDependencies:
     reconcile: Reconcile | None = None
     leases: Leases | None = None  # None: a single instance (tests, tools)
     balances: Reconcile | None = None  # refreshes the balances that changed since the last sweep
+    # Reference data for a connection swept on its own (just connected, reconnected, or "sync now").
+    reference_data: Reconcile | None = None
 
 
 async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
@@ -53,6 +55,8 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
         log_step(logger, "sweep.connection_gone", logging.WARNING, connection_id=message.connection_id)
         return Counter()
     totals: Counter[str] = Counter()
+    if message.connection_id is not None and deps.reference_data is not None:
+        await _reference_data(connections[0], deps.reference_data)
     if message.connection_id is None:
         totals.update(await _once(deps, "sweep-missed", partial(_sync_missed, message, deps)))
     for connection in connections:
@@ -81,6 +85,13 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
             await connection_lost(deps.sync.dataverse, connection)
     return totals
+
+
+async def _reference_data(connection: ConnectionSettings, sync: Reconcile) -> None:
+    try:
+        await sync(connection)
+    except Exception as exc:  # the invoices must go even if the reference tables cannot be pulled now
+        log_step(logger, "sweep.reference_data_failed", logging.WARNING, error=type(exc).__name__)
 
 
 async def _connections(message: SweepMessage, deps: SweepDependencies) -> list[ConnectionSettings]:

@@ -203,3 +203,18 @@ async def test_i2_a_sweep_running_elsewhere_logs_and_returns(caplog: pytest.LogC
     with caplog.at_level("DEBUG"):
         assert await sweep(sweep_message(), deps) == {}
     assert any("sweep.already_running" in record.getMessage() for record in caplog.records)
+
+
+async def test_c4_a_connection_swept_on_its_own_gets_its_reference_data_too() -> None:
+    world = make_world()
+    pulled: list[object] = []
+
+    async def reference_data(connection: object) -> None:
+        pulled.append(connection)
+
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps, reference_data=reference_data)
+    message = SweepMessage(scheduled_for=NOW, connection_id=f.CONNECTION_ID, correlation_id="just-connected")
+    await sweep(message, deps)
+    assert [c.id for c in pulled] == [f.CONNECTION_ID]  # type: ignore[attr-defined]
+    await sweep(sweep_message(), deps)  # the timer's sweep of every connection leaves it to its own timer
+    assert len(pulled) == 1
