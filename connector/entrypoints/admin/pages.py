@@ -103,7 +103,10 @@ async def disconnect(request: Request) -> func.HttpResponse:
 async def sync_connection(request: Request) -> func.HttpResponse:
     chosen = connection_id(request)
     await request.console.sync_now(chosen)
-    return request.back(f"/connections/{chosen}", "A sync of this connection is queued.")
+    return request.back(
+        f"/connections/{chosen}",
+        "A sync of this connection is queued: its waiting invoices, then its reference data from Xero.",
+    )
 
 
 async def sync_all(request: Request) -> func.HttpResponse:
