@@ -152,10 +152,8 @@ def backlog(result: Backlog) -> None:
     )
     _out(f"  invoices done per minute: {result.per_minute()}; longest stall {result.longest_stall():.0f}s")
     rss = f"{result.peak_rss_mb:.0f} MB" if result.peak_rss_mb is not None else NOT_RUN
-    _out(
-        f"  connector host process peak RSS: {rss}"
-        + (f"; {result.poisoned} poisoned" if result.poisoned else "")
-    )
+    poisoned = ", ".join(f"{n} in {queue}-poison" for queue, n in result.poisoned.items())
+    _out(f"  connector host process peak RSS: {rss}" + (f"; poisoned: {poisoned}" if poisoned else ""))
     _out()
 
 

@@ -5,9 +5,9 @@ service-protection limits.
 Xero's per-minute limit is lowered to 10 in the emulator, and the connector's limiter is told so through
 its host's settings. 600 invoices need at least 12 create calls (50 invoices a call) besides contacts,
 items and reconcile: about two minutes of that budget even for a perfect sweep (as 3,600 invoices would
-at Xero's real 60 a minute), and the CI run stays near three minutes. The
-connector runs in a host process of its own, the sweep timer on its production schedule; the Dataverse
-emulator enforces its default limits (6,000 requests per user per 5 minutes).
+at Xero's real 60 a minute); the test takes three to four minutes. The connector runs in a host process
+of its own, the sweep timer on its production schedule; the Dataverse emulator enforces its default
+limits (6,000 requests per user per 5 minutes).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ pytestmark = pytest.mark.e2e
 
 INVOICES = 600
 XERO_PER_MINUTE = 10
-DRAIN_LIMIT_SECONDS = 240.0
+# At 10 calls a minute this bounds the drain to about 50 Xero calls (0.08 per invoice).
+DRAIN_LIMIT_SECONDS = 300.0
 SETTLE_AFTER_SECONDS = 30.0  # the trailing work is the bench's to count; here it only ends the run
 # Progress every minute: the longest stretch without one more invoice in Xero and written back, with a
 # margin for a chunk that waits out the rest of a spent minute and is then written back.
@@ -49,7 +50,7 @@ def drained() -> Iterator[Backlog]:
         os.environ.update(saved)
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(480)
 def test_i2_backlog_drains_within_a_lowered_xero_budget(drained: Backlog) -> None:
     assert drained.drained, (
         f"{drained.done} of {INVOICES} invoices in Xero and written back after {DRAIN_LIMIT_SECONDS:.0f}s; "
@@ -59,7 +60,7 @@ def test_i2_backlog_drains_within_a_lowered_xero_budget(drained: Backlog) -> Non
     assert not drained.poisoned
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(480)
 def test_o3_connector_limiter_keeps_inside_the_lowered_xero_limit(drained: Backlog) -> None:
     assert drained.window.xero_429 == 0, (
         f"{drained.window.xero_429} of {drained.window.xero} Xero calls refused with 429: the connector's "
@@ -67,7 +68,7 @@ def test_o3_connector_limiter_keeps_inside_the_lowered_xero_limit(drained: Backl
     )
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(480)
 def test_i2_backlog_dataverse_traffic_inside_service_protection(drained: Backlog) -> None:
     throttling = drained.dataverse
     limit = throttling["limits"]["requests_per_window"]
