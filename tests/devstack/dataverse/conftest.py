@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -16,24 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from devstack.asgi_server import serve_in_thread
-from devstack.dataverse.testing import DataverseEmulatorHandle, running_dataverse_emulator
+from devstack.dataverse.testing import DataverseEmulatorHandle
+from tests.dataverse_emulator import dv, emulator, seeded
 
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataverseEmulatorHandle]:
-    with running_dataverse_emulator(webhook_retry_delay=0.01) as handle:
-        yield handle
-
-
-@pytest.fixture
-def dv(emulator: DataverseEmulatorHandle) -> DataverseEmulatorHandle:
-    emulator.reset()
-    return emulator
-
-
-@pytest.fixture
-def seeded(dv: DataverseEmulatorHandle) -> dict[str, Any]:
-    return dv.seed()
+__all__ = ["dv", "emulator", "seeded"]  # fixtures, shared with the other Dataverse tests
 
 
 @pytest.fixture

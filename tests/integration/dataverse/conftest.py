@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,24 +10,10 @@ import pytest
 from connector.adapters.dataverse.auth import StaticTokenCredential
 from connector.adapters.dataverse.client import DataverseClient
 from connector.setup.provision import SchemaProvisioner
-from devstack.dataverse.testing import DataverseEmulatorHandle, running_dataverse_emulator
+from devstack.dataverse.testing import DataverseEmulatorHandle
+from tests.dataverse_emulator import dv, emulator, seeded
 
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[DataverseEmulatorHandle]:
-    with running_dataverse_emulator(webhook_retry_delay=0.01) as handle:
-        yield handle
-
-
-@pytest.fixture
-def dv(emulator: DataverseEmulatorHandle) -> DataverseEmulatorHandle:
-    emulator.reset()
-    return emulator
-
-
-@pytest.fixture
-def seeded(dv: DataverseEmulatorHandle) -> dict[str, Any]:
-    return dv.seed()
+__all__ = ["dv", "emulator", "seeded"]  # fixtures, shared with the other Dataverse tests
 
 
 @pytest.fixture
