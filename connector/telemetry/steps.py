@@ -11,6 +11,8 @@ from connector.telemetry.state import JOURNEY
 from connector.telemetry.tracing import add_step
 
 LOGGER_NAME = "connector"
+# `extra` keys that would overwrite a LogRecord attribute make `logger.log` raise KeyError.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -28,7 +30,11 @@ def log_step(logger: logging.Logger, step: str, level: int = logging.INFO, **fie
     """
     safe = redact_fields(fields)
     text = redact_text(" ".join(f"{key}={value}" for key, value in safe.items() if value is not None))
-    extra = {key: value for key, value in safe.items() if value is not None}
+    extra = {
+        f"field_{key}" if key in _RECORD_ATTRIBUTES else key: value
+        for key, value in safe.items()
+        if value is not None
+    }
     logger.log(level, "%s %s", step, text, extra={"step": step, **extra})
     try:
         add_step(step, safe, level)

@@ -53,6 +53,17 @@ def test_o1_log_step_without_telemetry_still_logs_the_line(caplog: pytest.LogCap
     assert caplog.records[-1].getMessage() == f"sync.created invoice_id={INVOICE} xero_number=INV-0001"
 
 
+def test_o1_a_field_named_like_a_log_record_attribute_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="connector")
+    log_step(logger, "reference_data.synced", name="Sales", message="ok", module="items")
+    record = caplog.records[-1]
+    assert record.getMessage() == "reference_data.synced name=Sales message=ok module=items"
+    assert record.__dict__["field_name"] == "Sales"
+    assert record.name == logger.name
+
+
 def test_o1_a_step_is_an_event_on_the_current_span_and_names_the_span(telemetry: Captured) -> None:
     tracer = telemetry.tracer_provider.get_tracer("test")
     with tracer.start_as_current_span("work"):
