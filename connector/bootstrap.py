@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from connector.domain.messages import (
     InvoiceCancelMessage,
@@ -58,6 +59,7 @@ class App:
     gave_up: Mapping[type, GaveUpHandler] = field(default_factory=dict)
     max_dequeue_count: int = 5
     console: AdminConsole | None = None  # the admin console's use cases (O6)
+    own_user_id: Callable[[], Awaitable[UUID | None]] = field(default=lambda: _nobody())
 
     def queue_for(self, message_type: type) -> str:
         names: dict[type, str] = {
@@ -85,6 +87,10 @@ def xero_details_table(prefix: str) -> XeroDetailsTable:
         export_status_column=schema.p("exportstatus"),
         retry_values=frozenset({EXPORT_STATUS_VALUES["No"], EXPORT_STATUS_VALUES["Ready to update"]}),
     )
+
+
+async def _nobody() -> UUID | None:
+    return None
 
 
 def max_dequeue_count(host_json: Path = HOST_JSON) -> int:
@@ -127,6 +133,7 @@ def paced_dataverse(settings: Settings) -> ConnectionCachingDataverseClient:
 
 def bootstrap(settings: Settings) -> App:
     """The real adapters, wired into the services."""
+    from connector.adapters.dataverse.identity import OwnUser
     from connector.adapters.storage.blob import blob_service_from_settings
     from connector.adapters.storage.queues import StorageQueueSender, queue_service_from_settings
     from connector.adapters.storage.rate_limit import blob_rate_limiter
@@ -154,6 +161,7 @@ def bootstrap(settings: Settings) -> App:
         gave_up=gave_up,
         max_dequeue_count=attempts,
         console=AdminConsole(console_dependencies(settings, dataverse, queues, watermarks)),
+        own_user_id=OwnUser(dataverse.who_am_i),
     )
 
 

@@ -111,12 +111,16 @@ class InvoiceSnapshotView(Protocol):
 
 @dataclass(frozen=True)
 class SyncWrite:
-    """One invoice's write-back: Xero details, the invoice's totals when Xero's differ, sync history."""
+    """One invoice's writes, in one atomic change set and this order: Xero details (conditional on
+    `if_match` when given), the invoice's totals when Xero's differ, sync history, and last marking the
+    invoice Paid (which makes it read-only)."""
 
     details_id: UUID
     details_changes: Mapping[str, object]
     invoice_totals: InvoiceTotals | None
     history: Sequence[SyncHistoryEntry]
+    if_match: str | None = None
+    mark_paid: UUID | None = None  # the invoice to mark Paid
 
 
 class DataverseInvoices(Protocol):

@@ -12,6 +12,7 @@ from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage
 
 INVOICE_ENTITY = "invoice"
 HANDLED_MESSAGES = frozenset({"Create", "Update", "Delete", "SetState", "SetStateDynamicEntity"})
+OWN_CHANGES = frozenset({"Update", "SetState", "SetStateDynamicEntity"})
 # A new invoice has no lines yet: its line events follow at once and do the work. Holding the Create
 # back a moment lets them set it up first, instead of racing it for the same records.
 CREATE_HOLD_BACK_SECONDS = 2
@@ -36,6 +37,7 @@ class DataverseChange:
     organization: str
     correlation_id: str
     event_time: datetime
+    initiating_user_id: UUID | None = None  # who made the change (InitiatingUserId)
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,23 @@ class IgnoredEvent:
     reason: str
 
 
-def route_change(change: DataverseChange, details_table: XeroDetailsTable) -> RoutedEvent | IgnoredEvent:
-    """Decide what a change means. Raises MalformedWebhookError when it cannot be acted on."""
+def route_change(
+    change: DataverseChange, details_table: XeroDetailsTable, own_user_id: UUID | None = None
+) -> RoutedEvent | IgnoredEvent:
+    """Decide what a change means. Raises MalformedWebhookError when it cannot be acted on.
+
+    `own_user_id` is the connector's own Dataverse user: its updates of an invoice (set-up, totals, Paid)
+    need no sync, so they cost no queue message and no re-read. Its Xero details changes still route:
+    setting export status back to "Ready to update" is how it asks for an update."""
     if change.entity == details_table.logical_name:
         return _route_details_change(change, details_table)
     if change.entity != INVOICE_ENTITY:
         return IgnoredEvent(f"entity {change.entity!r} is not handled")
     if change.message_name not in HANDLED_MESSAGES:
         return IgnoredEvent(f"message {change.message_name!r} is not handled")
+    own = own_user_id is not None and change.initiating_user_id == own_user_id
+    if own and change.message_name in OWN_CHANGES:
+        return IgnoredEvent("the connector's own change")
     invoice_id = change.target_id or change.primary_entity_id
     if invoice_id is None:
         raise MalformedWebhookError(

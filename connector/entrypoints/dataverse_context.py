@@ -111,6 +111,7 @@ class RemoteExecutionContext(BaseModel):
     organization_name: str = Field(default="", alias="OrganizationName")
     operation_created_on: datetime | None = Field(default=None, alias="OperationCreatedOn")
     depth: int = Field(default=1, alias="Depth")
+    initiating_user_id: UUID | None = Field(default=None, alias="InitiatingUserId")
     input_parameters: dict[str, Any] = Field(default_factory=dict, alias="InputParameters")
     pre_entity_images: dict[str, Entity] = Field(default_factory=dict, alias="PreEntityImages")
     post_entity_images: dict[str, Entity] = Field(default_factory=dict, alias="PostEntityImages")
@@ -130,7 +131,7 @@ class RemoteExecutionContext(BaseModel):
     def _wcf_date(cls, raw: Any) -> Any:
         return parse_wcf_date(raw) if isinstance(raw, str) and raw.startswith("/Date(") else raw
 
-    @field_validator("primary_entity_id", mode="before")
+    @field_validator("primary_entity_id", "initiating_user_id", mode="before")
     @classmethod
     def _empty_id(cls, raw: Any) -> Any:
         return None if raw in ("", "00000000-0000-0000-0000-000000000000") else raw
@@ -196,6 +197,7 @@ def read_change(body: bytes, headers: Mapping[str, str], received_at: datetime) 
         organization=context.organization_name or lowered.get("x-ms-dynamics-organization", ""),
         correlation_id=context.correlation_id or lowered.get("x-ms-correlation-request-id", ""),
         event_time=context.operation_created_on or received_at,
+        initiating_user_id=context.initiating_user_id,
     )
 
 

@@ -40,9 +40,8 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
         log_step(logger, "dataverse_webhook.rejected", logging.WARNING, reason="bad or missing secret")
         return json_response(401, {"error": "unauthorized"})
     try:
-        routed = route_change(
-            read_change(req.get_body(), dict(req.headers), datetime.now(UTC)), app.details_table
-        )
+        change = read_change(req.get_body(), dict(req.headers), datetime.now(UTC))
+        routed = route_change(change, app.details_table, await app.own_user_id())
         body = with_trace(routed.message).model_dump_json() if isinstance(routed, RoutedEvent) else ""
     except (MalformedWebhookError, ValueError) as exc:  # ValueError: a value pydantic cannot carry
         reason = str(exc) if isinstance(exc, MalformedWebhookError) else "a value cannot be read"

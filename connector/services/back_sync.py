@@ -19,7 +19,7 @@ from connector.domain.dynamics import (
     ConnectionSettings,
     Invoice,
     InvoiceState,
-    InvoiceStatusReason,
+    InvoiceTotals,
     SyncHistoryEntry,
     XeroDetails,
 )
@@ -28,7 +28,7 @@ from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
-from connector.ports import Clock, DataversePort, XeroForConnection, XeroPort
+from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.xero_reads import InvoiceReads
@@ -180,9 +180,9 @@ async def apply_invoice_update(
 ) -> EventResult:
     """B2/B3 for one tracked invoice, given what Xero says it is now (used by events and reconcile).
 
-    Write order: invoice totals, balances, Xero details, history, and marking Paid LAST. Paid makes
-    the Dynamics invoice read-only, and a Dynamics invoice still active while Xero says PAID is how a
-    retry knows the previous attempt did not finish.
+    Every Dataverse write goes in one atomic change set, conditional on the Xero details' ETag: the
+    details, the invoice's totals, history, and marking Paid last (Paid makes the invoice read-only).
+    A retry after any failure finds nothing half-written and redoes it all, once.
     """
     dataverse, xero, now = deps.dataverse, deps.xero_for(connection), deps.clock()
     invoice, details = await _fresh_invoice(dataverse, details)
@@ -197,34 +197,33 @@ async def apply_invoice_update(
     )
     changes: dict[str, object] = {name: getattr(decision.details, name) for name in decision.changed_fields}
     changes.update(await _online_url(xero, details, xero_invoice))
-
-    # Writes that are safe to repeat come first; the Xero details write is the commit point (the next
-    # event compares with it), so a failure before it makes the retry redo everything.
     mark_paid = decision.mark_paid and invoice is not None
-    totals_changed = invoice is not None and await _update_totals(dataverse, invoice, xero_invoice)
-    wrote = bool(changes) or totals_changed
+    totals = _changed_totals(invoice, xero_invoice) if invoice is not None else None
+    entries: list[SyncHistoryEntry] = []
+    if invoice is not None:
+        ctx = history.HistoryContext(
+            invoice_id=invoice.id, at=now, correlation_id=correlation_id, connection_id=connection.id
+        )
+        entries = _change_entries(decision, details, xero_invoice, invoice, ctx)
+        if mark_paid:
+            entries.append(_fully_paid_entry(details, xero_invoice, invoice, ctx))
+    wrote = bool(changes) or totals is not None
     if wrote or mark_paid:
         await invoice_balances_changed(_balances(deps), connection, xero, invoice, xero_invoice)
-    if changes:
+        write = SyncWrite(
+            details.id,
+            changes,
+            totals,
+            entries,
+            if_match=details.etag,
+            mark_paid=invoice.id if mark_paid and invoice is not None else None,
+        )
         try:
-            await dataverse.update_xero_details(details.id, changes, details.etag)
+            await dataverse.commit_sync_results([write])
         except ConcurrencyConflictError:
             raise RetryableError("Xero details changed while this event was applied; retrying") from None
-    if invoice is None:
-        result = EventResult.UPDATED if wrote else EventResult.UNCHANGED
-        return _done(result, details, xero_invoice, changes, connection, correlation_id)
-    ctx = history.HistoryContext(
-        invoice_id=invoice.id, at=now, correlation_id=correlation_id, connection_id=connection.id
-    )
-    # Right after the details they describe: only a failure of this very write can lose them.
-    for entry in _change_entries(decision, details, xero_invoice, invoice, ctx):
-        await dataverse.add_sync_history(entry)
-    await _email_on_approval(deps, connection, details, decision, xero_invoice, correlation_id)
-    if mark_paid:
-        # Written whenever the invoice is about to be marked Paid, so a retry after any failure
-        # before the Paid write still leaves one record (two only if the Paid write itself failed).
-        await dataverse.add_sync_history(_fully_paid_entry(details, xero_invoice, invoice, ctx))
-        await dataverse.set_invoice_state(invoice.id, InvoiceState.PAID, InvoiceStatusReason.PAID_COMPLETE)
+    if invoice is not None:
+        await _email_on_approval(deps, connection, details, decision, xero_invoice, correlation_id)
     result = EventResult.PAID if mark_paid else EventResult.UPDATED if wrote else EventResult.UNCHANGED
     return _done(result, details, xero_invoice, changes, connection, correlation_id)
 
@@ -261,23 +260,23 @@ def _done(
     return result
 
 
-async def _update_totals(dataverse: DataversePort, invoice: Invoice, xero_invoice: XeroInvoice) -> bool:
-    """Copy Xero's tax, total, due date and amount due to an active invoice (a Paid or cancelled one is
-    read-only); the total only when it changed, since writing it fires the invoice's update webhook."""
+def _changed_totals(invoice: Invoice, xero_invoice: XeroInvoice) -> InvoiceTotals | None:
+    """Xero's tax, total, due date and amount due for an active invoice whose figures differ (a Paid or
+    cancelled one is read-only); the total only when it changed, since writing it fires the invoice's
+    update webhook."""
     if invoice.state != InvoiceState.ACTIVE:
-        return False
+        return None
     due_date = xero_invoice.due_date or invoice.due_date
     current = (invoice.total_tax, invoice.total_amount, invoice.due_date, invoice.amount_due)
     if current == (xero_invoice.total_tax, xero_invoice.total, due_date, xero_invoice.amount_due):
-        return False
-    await dataverse.update_invoice_totals(
-        invoice.id,
+        return None
+    return InvoiceTotals(
+        invoice_id=invoice.id,
         total_tax=xero_invoice.total_tax,
         total_amount=xero_invoice.total if xero_invoice.total != invoice.total_amount else None,
         due_date=due_date,
         amount_due=xero_invoice.amount_due,
     )
-    return True
 
 
 async def _email_on_approval(

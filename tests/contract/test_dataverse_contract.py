@@ -15,9 +15,16 @@ import pytest
 
 from connector.adapters.dataverse.auth import StaticTokenCredential
 from connector.adapters.dataverse.client import DataverseClient
-from connector.domain.dynamics import ExportStatus, InvoiceTotals, SyncAction, SyncHistoryEntry, SyncOutcome
+from connector.domain.dynamics import (
+    ExportStatus,
+    InvoiceState,
+    InvoiceTotals,
+    SyncAction,
+    SyncHistoryEntry,
+    SyncOutcome,
+)
 from connector.errors import ConcurrencyConflictError, NotFoundError
-from connector.ports import DataversePort
+from connector.ports import DataversePort, SyncWrite
 from connector.setup.provision import SchemaProvisioner
 from devstack.dataverse.testing import DataverseEmulatorHandle, running_dataverse_emulator
 from tests import factories as f
@@ -182,6 +189,55 @@ async def test_i7_commit_sync_result_is_all_or_nothing(dataverse: DataverseSide)
         )
     left = await port.get_xero_details(invoice_id)
     assert left is not None and left.xero_invoice_id is None
+    assert dataverse.history_of(invoice_id) == []
+
+
+async def test_b2_a_payment_commits_details_totals_history_and_paid_in_one_change_set(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    invoice_id = await dataverse.new_invoice()
+    details = await port.set_up_invoice(invoice_id, dataverse.connection_id, set_connection=True)
+    totals = InvoiceTotals(
+        invoice_id=invoice_id, total_tax=Decimal("6.52"), total_amount=None, amount_due=Decimal("0")
+    )
+    paid = SyncWrite(
+        details.id,
+        {"xero_status": "PAID"},
+        totals,
+        [entry(invoice_id, "Fully paid")],
+        if_match=details.etag,
+        mark_paid=invoice_id,
+    )
+    await port.commit_sync_results([paid])
+    invoice = (await port.get_invoice_snapshot(invoice_id)).invoice
+    assert (invoice.state, invoice.amount_due, invoice.total_tax) == (InvoiceState.PAID, 0, Decimal("6.52"))
+    current = await port.get_xero_details(invoice_id)
+    assert current is not None and current.xero_status == "PAID"
+    assert dataverse.history_of(invoice_id) == ["Fully paid"]
+
+
+async def test_b2_a_stale_etag_rolls_the_whole_change_set_back(dataverse: DataverseSide) -> None:
+    port = dataverse.port
+    invoice_id = await dataverse.new_invoice()
+    details = await port.set_up_invoice(invoice_id, dataverse.connection_id, set_connection=True)
+    await port.update_xero_details(details.id, {"xero_status": "AUTHORISED"}, None)  # another worker
+    before = (await port.get_invoice_snapshot(invoice_id)).invoice
+    totals = InvoiceTotals(invoice_id=invoice_id, total_tax=Decimal("1"), total_amount=None)
+    stale = SyncWrite(
+        details.id,
+        {"xero_status": "PAID"},
+        totals,
+        [entry(invoice_id, "Fully paid")],
+        if_match=details.etag,
+        mark_paid=invoice_id,
+    )
+    with pytest.raises(ConcurrencyConflictError):
+        await port.commit_sync_results([stale])
+    invoice = (await port.get_invoice_snapshot(invoice_id)).invoice
+    assert (invoice.state, invoice.total_tax) == (InvoiceState.ACTIVE, before.total_tax)
+    current = await port.get_xero_details(invoice_id)
+    assert current is not None and current.xero_status == "AUTHORISED"
     assert dataverse.history_of(invoice_id) == []
 
 

@@ -17,6 +17,7 @@ from connector.domain.dynamics import (
     Customer,
     Invoice,
     InvoiceState,
+    InvoiceStatusReason,
     InvoiceTotals,
     SyncHistoryEntry,
     XeroDetails,
@@ -166,12 +167,10 @@ class _DataverseTables:
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update=changes)
 
     async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
+        """One call for the whole $batch; each write its own change set, in order."""
         self.calls["commit_sync_results"] += 1
         for write in writes:
-            await self.commit_sync_result(
-                write.details_id, write.details_changes, write.invoice_totals, write.history
-            )
-            self.calls["commit_sync_result"] -= 1  # one call for the whole batch
+            self._apply_sync_write(write)
 
     async def get_invoice_snapshots(self, invoice_ids: Sequence[UUID]) -> list[Snapshot]:
         self.calls["get_invoice_snapshots"] += 1
@@ -191,24 +190,38 @@ class _DataverseTables:
     ) -> None:
         """One call, as the real adapter's $batch: counted once, applied together."""
         self.calls["commit_sync_result"] += 1
-        found = next(((k, d) for k, d in self.details.items() if d.id == details_id), None)
-        # A change set: any write that would fail (a 404) rolls back every one of them.
-        if found is None or (invoice_totals is not None and invoice_totals.invoice_id not in self.invoices):
-            raise NotFoundError(f"commit_sync_result: details {details_id} or its invoice is gone")
+        self._apply_sync_write(SyncWrite(details_id, details_changes, invoice_totals, history))
+
+    def _apply_sync_write(self, write: SyncWrite) -> None:
+        """A change set: checked whole first, so a write that would fail (404, 412, a read-only
+        invoice) rolls back every one of them."""
+        found = next(((k, d) for k, d in self.details.items() if d.id == write.details_id), None)
+        totals = write.invoice_totals
+        if found is None or (totals is not None and totals.invoice_id not in self.invoices):
+            raise NotFoundError(f"commit_sync_result: details {write.details_id} or its invoice is gone")
+        if write.mark_paid is not None and write.mark_paid not in self.invoices:
+            raise NotFoundError(f"commit_sync_result: invoice {write.mark_paid} is gone")
         invoice_id, current = found
-        self.details[invoice_id] = current.model_copy(
-            update={**details_changes, "etag": f'W/"{next(self._versions)}"'}
-        )
-        if invoice_totals is not None:
-            totals: dict[str, object] = {"total_tax": invoice_totals.total_tax}
-            if invoice_totals.total_amount is not None:
-                totals["total_amount"] = invoice_totals.total_amount
-            if invoice_totals.amount_due is not None:
-                totals["amount_due"] = invoice_totals.amount_due
-            self.invoices[invoice_totals.invoice_id] = self.invoices[invoice_totals.invoice_id].model_copy(
-                update=totals
+        if write.if_match is not None and write.details_changes and write.if_match != current.etag:
+            raise ConcurrencyConflictError("412 Precondition Failed")
+        if totals is not None and self.invoices[totals.invoice_id].state != InvoiceState.ACTIVE:
+            raise AssertionError("Dataverse refuses changes to a Paid or cancelled invoice (read-only)")
+        if write.details_changes:
+            self.details[invoice_id] = current.model_copy(
+                update={**write.details_changes, "etag": f'W/"{next(self._versions)}"'}
             )
-        self.history.extend(history)
+        if totals is not None:
+            values: dict[str, object] = {"total_tax": totals.total_tax, "due_date": totals.due_date}
+            if totals.total_amount is not None:
+                values["total_amount"] = totals.total_amount
+            if totals.amount_due is not None:
+                values["amount_due"] = totals.amount_due
+            self.invoices[totals.invoice_id] = self.invoices[totals.invoice_id].model_copy(update=values)
+        self.history.extend(write.history)
+        if write.mark_paid is not None:
+            self.invoices[write.mark_paid] = self.invoices[write.mark_paid].model_copy(
+                update={"state": InvoiceState.PAID, "status_reason": InvoiceStatusReason.PAID_COMPLETE}
+            )
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None:
         self.calls["set_date_delivered"] += 1
@@ -303,6 +316,20 @@ class FakeDataverse(_DataverseTables):
             amount_due=amount_due,
         )
         self.invoices[invoice_id] = self.invoices[invoice_id].model_copy(update={"due_date": due_date})
+
+    async def commit_sync_results(self, writes: Sequence[SyncWrite]) -> None:
+        self._enter("commit_sync_results", write=True)
+        await super().commit_sync_results(writes)
+
+    async def commit_sync_result(
+        self,
+        details_id: UUID,
+        details_changes: Mapping[str, object],
+        invoice_totals: InvoiceTotals | None,
+        history: Sequence[SyncHistoryEntry],
+    ) -> None:
+        self._enter("commit_sync_result", write=True)
+        await super().commit_sync_result(details_id, details_changes, invoice_totals, history)
 
     async def set_invoice_state(self, invoice_id: UUID, state: InvoiceState, status_reason: int) -> None:
         self._enter("set_invoice_state", write=True)

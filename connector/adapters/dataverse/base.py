@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 import httpx
 from azure.core.credentials import TokenCredential
@@ -59,6 +60,10 @@ class DataverseBase:
         self, path: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
     ) -> Any:
         return parse_json(await self.transport.send("GET", path, params=params, headers=headers))
+
+    async def who_am_i(self) -> UUID:
+        """The Dataverse user this client acts as (the connector's application user)."""
+        return UUID(str((await self.get_json("WhoAmI"))["UserId"]))
 
     async def list_all(
         self, entity_set: str, params: Mapping[str, str], page_size: int = 500

@@ -55,6 +55,12 @@ def invoice_totals_change(totals: InvoiceTotals, schema: ConnectorSchema | None 
     return ChangeOperation("PATCH", f"invoices({totals.invoice_id})", body, "*")
 
 
+def invoice_state_change(invoice_id: UUID, state: InvoiceState | int, status_reason: int) -> ChangeOperation:
+    return ChangeOperation(
+        "PATCH", f"invoices({invoice_id})", {"statecode": int(state), "statuscode": int(status_reason)}, "*"
+    )
+
+
 def invoice_connection_change(
     schema: ConnectorSchema, invoice_id: UUID, connection_id: UUID
 ) -> ChangeOperation:
@@ -125,9 +131,8 @@ class InvoiceRows(DataverseBase):
     async def set_invoice_state(
         self, invoice_id: UUID, state: InvoiceState | int, status_reason: int
     ) -> None:
-        await self._patch(
-            f"invoices({invoice_id})", {"statecode": int(state), "statuscode": int(status_reason)}
-        )
+        change = invoice_state_change(invoice_id, state, status_reason)
+        await self._patch(change.path, change.body or {})
 
     async def set_date_delivered(self, invoice_id: UUID, day: date) -> None:
         await self._patch(f"invoices({invoice_id})", {"datedelivered": day.isoformat()})

@@ -11,14 +11,25 @@ from connector.adapters.dataverse.base import REPRESENTATION, DataverseBase
 from connector.adapters.dataverse.batch import ChangeOperation
 from connector.adapters.dataverse.history import history_change
 from connector.adapters.dataverse.http import odata_string, parse_json
-from connector.adapters.dataverse.invoices import invoice_connection_change, invoice_totals_change
+from connector.adapters.dataverse.invoices import (
+    invoice_connection_change,
+    invoice_state_change,
+    invoice_totals_change,
+)
 from connector.adapters.dataverse.mapping import (
     xero_details_body,
     xero_details_columns,
     xero_details_from_json,
 )
 from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES
-from connector.domain.dynamics import ExportStatus, InvoiceState, InvoiceTotals, SyncHistoryEntry, XeroDetails
+from connector.domain.dynamics import (
+    ExportStatus,
+    InvoiceState,
+    InvoiceStatusReason,
+    InvoiceTotals,
+    SyncHistoryEntry,
+    XeroDetails,
+)
 from connector.errors import ConcurrencyConflictError, NotFoundError
 from connector.ports import SyncWrite
 
@@ -207,10 +218,18 @@ class XeroDetailsRows(DataverseBase):
         await self.execute_change_sets([self._sync_result_changes(write) for write in writes])
 
     def _sync_result_changes(self, write: SyncWrite) -> list[ChangeOperation]:
-        operations = [self.xero_details_change(write.details_id, write.details_changes, None)]
+        operations = []
+        if write.details_changes:
+            operations.append(
+                self.xero_details_change(write.details_id, write.details_changes, write.if_match)
+            )
         if write.invoice_totals is not None:
             operations.append(invoice_totals_change(write.invoice_totals, self.schema))
         operations.extend(history_change(self.schema, entry) for entry in write.history)
+        if write.mark_paid is not None:
+            operations.append(
+                invoice_state_change(write.mark_paid, InvoiceState.PAID, InvoiceStatusReason.PAID_COMPLETE)
+            )
         return operations
 
     async def commit_sync_result(

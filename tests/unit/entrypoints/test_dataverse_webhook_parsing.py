@@ -8,9 +8,16 @@ from uuid import UUID
 
 import pytest
 
+from connector.bootstrap import xero_details_table
 from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage
-from connector.domain.routing import IgnoredEvent, MalformedWebhookError, RoutedEvent, XeroDetailsTable
-from connector.entrypoints.dataverse_context import decode_value, parse_wcf_date
+from connector.domain.routing import (
+    IgnoredEvent,
+    MalformedWebhookError,
+    RoutedEvent,
+    XeroDetailsTable,
+    route_change,
+)
+from connector.entrypoints.dataverse_context import decode_value, parse_wcf_date, read_change
 from devstack.paths import shared_dir
 from tests.factories import route_webhook
 from tests.fixtures import dataverse_payloads as payloads
@@ -67,6 +74,37 @@ def test_x1_setstate_to_canceled_goes_to_cancel(message_name: str) -> None:
     assert result.queue == "cancel"
     assert result.message.invoice_id == UUID(payloads.INVOICE_ID)
     assert result.message.message_name == message_name
+
+
+SALES_USER = "75c2dd85-e89e-e711-8122-000d3aa2331c"  # the payloads' InitiatingUserId
+CONNECTOR_USER = "0c0ec70e-0000-4000-8000-000000000001"
+
+
+def _routed_for(body: dict[str, object], own_user: str) -> RoutedEvent | IgnoredEvent:
+    change = read_change(payloads.encode(body), {}, datetime(2025, 11, 21, tzinfo=UTC))
+    return route_change(change, xero_details_table("xc"), UUID(own_user))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [payloads.invoice_update_with_images(), payloads.invoice_setstate_cancel("SetState")],
+    ids=["update", "setstate"],
+)
+def test_the_connectors_own_invoice_updates_are_ignored(body: dict[str, object]) -> None:
+    routed = _routed_for({**body, "InitiatingUserId": CONNECTOR_USER}, own_user=CONNECTOR_USER)
+    assert routed == IgnoredEvent("the connector's own change")
+
+
+def test_a_persons_update_still_syncs_when_the_connector_knows_its_own_user() -> None:
+    routed = _routed_for(payloads.invoice_update_with_images(), own_user=CONNECTOR_USER)
+    assert isinstance(routed, RoutedEvent)
+    assert routed.queue == "sync"
+
+
+def test_the_connectors_own_create_and_delete_still_route() -> None:
+    for body in (payloads.invoice_create(), payloads.invoice_delete()):
+        routed = _routed_for({**body, "InitiatingUserId": SALES_USER}, own_user=SALES_USER)
+        assert isinstance(routed, RoutedEvent)
 
 
 def test_setstate_to_paid_is_not_a_cancel() -> None:

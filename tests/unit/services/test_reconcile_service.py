@@ -130,7 +130,7 @@ async def test_b4_watermark_moves_only_after_success(failing: str) -> None:
     if failing == "xero":
         s.world.xero.fail_next["get_invoices_modified_since"] = RetryableError("Xero 503")
     else:
-        s.world.dataverse.fail_next["set_invoice_state"] = RetryableError("Dataverse 503")
+        s.world.dataverse.fail_next["commit_sync_results"] = RetryableError("Dataverse 503")
 
     with pytest.raises(RetryableError):
         await reconcile(s.world.connection, s.deps)
