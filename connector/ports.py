@@ -29,6 +29,7 @@ from connector.domain.dynamics import (
     InvoiceState,
     InvoiceTotals,
     SyncHistoryEntry,
+    TrackedInvoice,
     XeroDetails,
 )
 from connector.domain.xero_records import (
@@ -164,13 +165,12 @@ class DataverseXeroDetails(Protocol):
     async def get_xero_details(self, invoice_id: UUID) -> XeroDetails | None:
         """By the invoice lookup, or by the text copy of the invoice id once the invoice is deleted."""
 
-    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
-        """The Xero details that track this Xero invoice, if the connector created it."""
+    async def find_tracked_invoice(self, xero_invoice_id: str) -> TrackedInvoice | None:
+        """The Xero details that track this Xero invoice, with their invoice, in one call; None when
+        the connector did not create it."""
 
-    async def find_xero_details_by_xero_invoice_ids(
-        self, xero_invoice_ids: Sequence[str]
-    ) -> list[XeroDetails]:
-        """The Xero details of those of these Xero invoices the connector created, in few calls."""
+    async def find_tracked_invoices(self, xero_invoice_ids: Sequence[str]) -> list[TrackedInvoice]:
+        """The same for those of these Xero invoices the connector created, in few calls."""
 
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         """The Xero details whose cancellation made this credit note, if any."""

@@ -223,6 +223,14 @@ class ConnectionSettings(_Model):
     default_tracking: tuple[LineTrackingOption, ...] = ()  # at most one option per tracking category
 
 
+class TrackedInvoice(_Model):
+    """Xero details with their Dynamics invoice, as back-sync reads them: the invoice without its lines,
+    and None once it is deleted in Dynamics."""
+
+    details: XeroDetails
+    invoice: Invoice | None = None
+
+
 class InvoiceTotals(_Model):
     """Xero's figures to copy onto the Dynamics invoice (I7)."""
 

@@ -21,6 +21,7 @@ from connector.domain.dynamics import (
     InvoiceState,
     InvoiceTotals,
     SyncHistoryEntry,
+    TrackedInvoice,
     XeroDetails,
 )
 from connector.domain.messages import XeroEventMessage
@@ -78,12 +79,12 @@ async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies
     if connection is None:
         return _ignored(message, "unknown tenant")
     if category == "INVOICE":
-        details = await deps.dataverse.find_xero_details_by_xero_invoice_id(message.resource_id)
-        if details is None:
+        tracked = await deps.dataverse.find_tracked_invoice(message.resource_id)
+        if tracked is None:
             return _ignored(message, "invoice not created by the connector")
-        if is_own_write(details, message):
+        if is_own_write(tracked.details, message):
             return _ignored(message, "the connector's own change")
-        return await _reread_and_apply(message.resource_id, details, connection, deps, message)
+        return await _reread_and_apply(message.resource_id, tracked, connection, deps, message)
     if category == "CREDITNOTE":
         # Only our own cancellation credit notes matter: re-read the invoice they credit.
         details = await deps.dataverse.find_xero_details_by_credit_note_id(message.resource_id)
@@ -96,7 +97,10 @@ async def apply_xero_event(message: XeroEventMessage, deps: BackSyncDependencies
             return _ignored(message, "credit note not created by the connector")
         if is_own_write(details, message):
             return _ignored(message, "the connector's own change")
-        return await _reread_and_apply(details.xero_invoice_id, details, connection, deps, message)
+        tracked = await deps.dataverse.find_tracked_invoice(details.xero_invoice_id)
+        if tracked is None:
+            return _ignored(message, "credited invoice no longer tracked")
+        return await _reread_and_apply(details.xero_invoice_id, tracked, connection, deps, message)
     if category == "CONTACT":
         customers = await deps.dataverse.find_customers_by_xero_contact_id(message.resource_id)
         if not customers:
@@ -142,7 +146,7 @@ def _ignored(message: XeroEventMessage, why: str) -> EventResult:
 
 async def _reread_and_apply(
     xero_invoice_id: str,
-    details: XeroDetails,
+    tracked: TrackedInvoice,
     connection: ConnectionSettings,
     deps: BackSyncDependencies,
     message: XeroEventMessage,
@@ -153,27 +157,14 @@ async def _reread_and_apply(
         return await deps.reads.get(xero, str(connection.id), xero_invoice_id)
 
     try:
-        return await apply_invoice_update(read_xero, details, connection, deps, message.correlation_id)
+        return await apply_invoice_update(read_xero, tracked, connection, deps, message.correlation_id)
     except NotFoundError:
         return _ignored(message, "invoice no longer in Xero")
 
 
-async def _fresh_invoice(
-    dataverse: DataversePort, details: XeroDetails
-) -> tuple[Invoice | None, XeroDetails]:
-    """The Dynamics invoice and the freshest Xero details; no invoice once it is deleted in Dynamics."""
-    if details.invoice_id is None:
-        return None, details
-    try:
-        snapshot = await dataverse.get_invoice_snapshot(details.invoice_id)
-    except NotFoundError:
-        return None, details  # deleted in Dynamics: keep Xero details current, nothing else
-    return snapshot.invoice, snapshot.xero_details or details
-
-
 async def apply_invoice_update(
     xero_source: XeroInvoice | Callable[[], Awaitable[XeroInvoice]],
-    details: XeroDetails,
+    tracked: TrackedInvoice,
     connection: ConnectionSettings,
     deps: BackSyncDependencies,
     correlation_id: str,
@@ -185,8 +176,8 @@ async def apply_invoice_update(
     A retry after any failure finds nothing half-written and redoes it all, once.
     """
     dataverse, xero, now = deps.dataverse, deps.xero_for(connection), deps.clock()
-    invoice, details = await _fresh_invoice(dataverse, details)
-    # Read Xero only now, after the Xero details: two events handled at once can then never write an
+    invoice, details = tracked.invoice, tracked.details
+    # Xero is read only now, after the Xero details: two events handled at once can then never write an
     # older Xero state over a newer one (the details write below is conditional on their ETag).
     xero_invoice = xero_source if isinstance(xero_source, XeroInvoice) else await xero_source()
     decision = back_sync(

@@ -103,24 +103,23 @@ async def _pull(
     for page in range(1, deps.max_pages + 1):
         invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
         ids = [xero_invoice.invoice_id for xero_invoice in invoices]
-        tracked = {
-            d.xero_invoice_id: d for d in await deps.dataverse.find_xero_details_by_xero_invoice_ids(ids)
-        }
+        tracked = {t.details.xero_invoice_id: t for t in await deps.dataverse.find_tracked_invoices(ids)}
         today = local_today(deps.clock(), connection.time_zone)
         for xero_invoice in invoices:
             report.seen += 1
             if xero_invoice.updated_at is not None:
                 last_updated_at = _aware(xero_invoice.updated_at)
-            details = tracked.get(xero_invoice.invoice_id)
-            if details is None:
+            found = tracked.get(xero_invoice.invoice_id)
+            if found is None:
                 continue  # B5: not ours
             report.tracked += 1
-            # Already applied (by its webhook): no read, no write. A PAID one is always looked at, since
-            # its "mark Paid" write, the last one, may have been lost after the details were written.
-            unchanged = not back_sync(details, xero_invoice, today=today).changed_fields
-            if unchanged and xero_invoice.status != "PAID":
+            # Already applied (by its webhook): no write. A PAID one whose Dynamics invoice is still
+            # active is not: it must be marked Paid.
+            state = found.invoice.state if found.invoice is not None else None
+            decision = back_sync(found.details, xero_invoice, today=today, dynamics_state=state)
+            if not decision.changed_fields and not decision.mark_paid:
                 continue
-            result = await apply_invoice_update(xero_invoice, details, connection, deps, correlation_id)
+            result = await apply_invoice_update(xero_invoice, found, connection, deps, correlation_id)
             report.updated += result in (EventResult.UPDATED, EventResult.PAID)
             report.paid += result == EventResult.PAID
         if len(invoices) < PAGE_SIZE:

@@ -192,6 +192,27 @@ async def test_i7_commit_sync_result_is_all_or_nothing(dataverse: DataverseSide)
     assert dataverse.history_of(invoice_id) == []
 
 
+async def test_b2_a_tracked_invoice_is_read_with_its_invoice_and_without_it_once_deleted(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    invoice_id = await dataverse.new_invoice()
+    details = await port.set_up_invoice(invoice_id, dataverse.connection_id, set_connection=True)
+    await port.update_xero_details(details.id, {"xero_invoice_id": "x-tracked"}, None)
+    assert await port.find_tracked_invoice("x-unknown") is None
+    tracked = await port.find_tracked_invoice("x-tracked")
+    assert tracked is not None and tracked.invoice is not None
+    assert (tracked.details.id, tracked.invoice.id, tracked.invoice.state) == (
+        details.id,
+        invoice_id,
+        InvoiceState.ACTIVE,
+    )
+    assert tracked.invoice.lines == []  # back-sync never needs them
+    await dataverse.delete_invoice(invoice_id)
+    [gone] = await port.find_tracked_invoices(["x-tracked", "x-unknown"])
+    assert (gone.details.id, gone.invoice) == (details.id, None)
+
+
 async def test_b2_a_payment_commits_details_totals_history_and_paid_in_one_change_set(
     dataverse: DataverseSide,
 ) -> None:

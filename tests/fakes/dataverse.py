@@ -20,6 +20,7 @@ from connector.domain.dynamics import (
     InvoiceStatusReason,
     InvoiceTotals,
     SyncHistoryEntry,
+    TrackedInvoice,
     XeroDetails,
 )
 from connector.errors import ConcurrencyConflictError, NotFoundError
@@ -273,16 +274,25 @@ class FakeDataverse(_DataverseTables):
         self.calls["get_xero_details"] += 1
         return self.details.get(invoice_id)
 
-    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
-        self.calls["find_xero_details_by_xero_invoice_id"] += 1
-        return next((d for d in self.details.values() if d.xero_invoice_id == xero_invoice_id), None)
+    async def find_tracked_invoice(self, xero_invoice_id: str) -> TrackedInvoice | None:
+        self.calls["find_tracked_invoice"] += 1
+        found = self._tracked([xero_invoice_id])
+        return found[0] if found else None
 
-    async def find_xero_details_by_xero_invoice_ids(
-        self, xero_invoice_ids: Sequence[str]
-    ) -> list[XeroDetails]:
-        self.calls["find_xero_details_by_xero_invoice_ids"] += 1
+    async def find_tracked_invoices(self, xero_invoice_ids: Sequence[str]) -> list[TrackedInvoice]:
+        self.calls["find_tracked_invoices"] += 1
+        return self._tracked(xero_invoice_ids)
+
+    def _tracked(self, xero_invoice_ids: Sequence[str]) -> list[TrackedInvoice]:
+        """As the real read: the invoice without its lines, None once it is deleted."""
         wanted = set(xero_invoice_ids)
-        return [d for d in self.details.values() if d.xero_invoice_id in wanted]
+        found = []
+        for invoice_id, details in self.details.items():
+            if details.xero_invoice_id in wanted:
+                invoice = self.invoices.get(invoice_id)
+                lean = invoice.model_copy(update={"lines": []}) if invoice is not None else None
+                found.append(TrackedInvoice(details=details, invoice=lean))
+        return found
 
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         self.calls["find_xero_details_by_credit_note_id"] += 1

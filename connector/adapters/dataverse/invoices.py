@@ -69,33 +69,41 @@ def invoice_connection_change(
     return ChangeOperation("PATCH", f"invoices({invoice_id})", body, "*")
 
 
-class InvoiceRows(DataverseBase):
-    def _snapshot_params(self) -> dict[str, str]:
-        s = self.schema
-        details = s.lookup("details_invoice").relationship
+def invoice_query(schema: ConnectorSchema, *, with_lines: bool, with_details: bool) -> dict[str, str]:
+    """$select and $expand of an invoice read: its customer, currency and branding theme, and on request
+    its lines (with products and reference data) and its Xero details."""
+    s = schema
+    expand = [
+        f"customerid_account($select={','.join(customer_columns(s, 'account'))})",
+        f"customerid_contact($select={','.join(customer_columns(s, 'contact'))})",
+        "transactioncurrencyid($select=isocurrencycode)",
+        f"{s.lookup('invoice_branding_theme').schema_name}($select={s.p('xeroid')})",
+    ]
+    if with_lines:
         line_select = ",".join([*LINE_COLUMNS, *line_lookup_columns(s)])
         line_expand = (
             f"$select={line_select};$expand=productid($select={','.join(PRODUCT_COLUMNS)}),"
             f"{s.lookup('line_account_code').schema_name}($select={s.p('code')}),"
             f"{s.lookup('line_tax_type').schema_name}($select={s.p('taxtype')})"
         )
-        expand = [
-            f"invoice_details({line_expand})",
-            f"customerid_account($select={','.join(customer_columns(s, 'account'))})",
-            f"customerid_contact($select={','.join(customer_columns(s, 'contact'))})",
-            "transactioncurrencyid($select=isocurrencycode)",
-            f"{s.lookup('invoice_branding_theme').schema_name}($select={s.p('xeroid')})",
-            f"{details}($select={','.join(xero_details_columns(s))})",
-        ]
-        select = [
-            *INVOICE_COLUMNS,
-            s.p("invoicetype"),
-            s.p("lineamounttypes"),
-            s.p("amountdue"),
-            s.lookup("invoice_connection").value_name,
-            *invoice_lookup_columns(s),
-        ]
-        return {"$select": ",".join(select), "$expand": ",".join(expand)}
+        expand.insert(0, f"invoice_details({line_expand})")
+    if with_details:
+        details = s.lookup("details_invoice").relationship
+        expand.append(f"{details}($select={','.join(xero_details_columns(s))})")
+    select = [
+        *INVOICE_COLUMNS,
+        s.p("invoicetype"),
+        s.p("lineamounttypes"),
+        s.p("amountdue"),
+        s.lookup("invoice_connection").value_name,
+        *invoice_lookup_columns(s),
+    ]
+    return {"$select": ",".join(select), "$expand": ",".join(expand)}
+
+
+class InvoiceRows(DataverseBase):
+    def _snapshot_params(self) -> dict[str, str]:
+        return invoice_query(self.schema, with_lines=True, with_details=True)
 
     async def get_invoice_snapshot(self, invoice_id: UUID) -> InvoiceSnapshot:
         """Invoice + lines + products + customer + currency + Xero details in ONE request."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from connector.adapters.dataverse.base import REPRESENTATION, DataverseBase
@@ -13,10 +14,12 @@ from connector.adapters.dataverse.history import history_change
 from connector.adapters.dataverse.http import odata_string, parse_json
 from connector.adapters.dataverse.invoices import (
     invoice_connection_change,
+    invoice_query,
     invoice_state_change,
     invoice_totals_change,
 )
 from connector.adapters.dataverse.mapping import (
+    invoice_from_json,
     xero_details_body,
     xero_details_columns,
     xero_details_from_json,
@@ -28,6 +31,7 @@ from connector.domain.dynamics import (
     InvoiceStatusReason,
     InvoiceTotals,
     SyncHistoryEntry,
+    TrackedInvoice,
     XeroDetails,
 )
 from connector.errors import ConcurrencyConflictError, NotFoundError
@@ -159,25 +163,36 @@ class XeroDetailsRows(DataverseBase):
         rows = (await self.get_json(s.table("xero_details").entity_set, params))["value"]
         return xero_details_from_json(s, rows[0]) if rows else None
 
-    async def find_xero_details_by_xero_invoice_id(self, xero_invoice_id: str) -> XeroDetails | None:
-        """B5: the record of an invoice the connector created; None for invoices it does not track."""
-        return await self._xero_details_where(self.schema.p("xeroinvoiceid"), xero_invoice_id)
+    async def find_tracked_invoice(self, xero_invoice_id: str) -> TrackedInvoice | None:
+        """B5: an invoice the connector created, with its Dynamics invoice (one call); None otherwise."""
+        found = await self.find_tracked_invoices([xero_invoice_id])
+        return found[0] if found else None
 
-    async def find_xero_details_by_xero_invoice_ids(
-        self, xero_invoice_ids: Sequence[str]
-    ) -> list[XeroDetails]:
-        """One call per DETAILS_PER_QUERY Xero invoice ids."""
+    async def find_tracked_invoices(self, xero_invoice_ids: Sequence[str]) -> list[TrackedInvoice]:
+        """One call per DETAILS_PER_QUERY Xero invoice ids: the details, their invoice expanded."""
         s = self.schema
-        found: list[XeroDetails] = []
+        invoice = invoice_query(s, with_lines=False, with_details=False)
+        nav = s.lookup("details_invoice").schema_name
+        found: list[TrackedInvoice] = []
         for start in range(0, len(xero_invoice_ids), DETAILS_PER_QUERY):
             chunk = xero_invoice_ids[start : start + DETAILS_PER_QUERY]
-            where = " or ".join(f"{s.p('xeroinvoiceid')} eq {odata_string(i)}" for i in chunk)
-            params = {"$select": ",".join(xero_details_columns(s)), "$filter": where}
+            params = {
+                "$select": ",".join(xero_details_columns(s)),
+                "$filter": " or ".join(f"{s.p('xeroinvoiceid')} eq {odata_string(i)}" for i in chunk),
+                "$expand": f"{nav}($select={invoice['$select']};$expand={invoice['$expand']})",
+            }
             rows = await self.list_all(
                 s.table("xero_details").entity_set, params, page_size=DETAILS_PER_QUERY
             )
-            found += [xero_details_from_json(s, row) for row in rows]
+            found += [self._tracked(row, nav) for row in rows]
         return found
+
+    def _tracked(self, row: dict[str, Any], nav: str) -> TrackedInvoice:
+        invoice = row.get(nav)
+        return TrackedInvoice(
+            details=xero_details_from_json(self.schema, row),
+            invoice=invoice_from_json(self.schema, invoice) if invoice else None,
+        )
 
     async def find_xero_details_by_credit_note_id(self, credit_note_id: str) -> XeroDetails | None:
         return await self._xero_details_where(self.schema.p("creditnoteid"), credit_note_id)

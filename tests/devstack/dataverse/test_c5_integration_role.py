@@ -164,8 +164,8 @@ class Journey:
         )
         await self.call("commit_sync_results", [write])
         await self.call("add_sync_history", self.history(third, connection_id, "noted"))
-        assert etag and (await self.call("find_xero_details_by_xero_invoice_id", "xi-1")) is not None
-        await self.call("find_xero_details_by_xero_invoice_ids", ["xi-1", "unknown"])
+        assert etag and (await self.call("find_tracked_invoice", "xi-1")) is not None
+        await self.call("find_tracked_invoices", ["xi-1", "unknown"])
         await self.call("find_xero_details_by_credit_note_id", "cn-1")
         await self.call(
             "update_invoice_totals", second, total_tax=Decimal("1"), total_amount=Decimal("2"), due_date=None
@@ -223,6 +223,7 @@ async def test_c5_the_connector_works_as_a_user_holding_only_the_integration_rol
     await journey.invoices(connection_id)
     await journey.customers()
     await journey.console(connection_id)
+    assert str(await journey.call("who_am_i")) == user_id  # how webhooks tell the connector's own changes
 
     assert adapter_methods() - journey.called == set(), (
         "call every new adapter method here, as the role's user"

@@ -107,7 +107,7 @@ async def test_b4_reconcile_skips_what_webhooks_applied_and_runs_at_most_once_an
     report = await reconcile(world.connection, deps)
     assert report.tracked == 1 and report.updated == 0  # unchanged since its events were applied
     assert world.dataverse.calls["get_invoice_snapshot"] == 0  # so not read again
-    assert world.dataverse.calls["find_xero_details_by_xero_invoice_ids"] == 1
+    assert world.dataverse.calls["find_tracked_invoices"] == 1
 
     world.clock[0] = NOW + timedelta(minutes=10)
     world.xero.calls.clear()

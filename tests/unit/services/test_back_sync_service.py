@@ -350,7 +350,8 @@ async def test_b2_concurrent_events_never_write_an_older_xero_state_over_a_newer
         assert await apply_xero_event(event(s.xero_invoice.invoice_id, n=2), s.deps) == EventResult.UPDATED
         return stale
 
-    details = s.world.dataverse.details[f.INVOICE_ID]
+    tracked = await s.world.dataverse.find_tracked_invoice(s.xero_invoice.invoice_id)
+    assert tracked is not None
     with pytest.raises(RetryableError):
-        await apply_invoice_update(slow_reader, details, s.world.connection, s.deps, "event-3")
+        await apply_invoice_update(slow_reader, tracked, s.world.connection, s.deps, "event-3")
     assert s.world.dataverse.details[f.INVOICE_ID].amount_paid == Decimal("50.00")  # not rolled back
