@@ -40,6 +40,10 @@ async def claim(attempt: SyncAttempt, create: PendingCreate | None = None) -> No
         "claimed_until": now + timedelta(seconds=CLAIM_SECONDS),
         "claimed_by": uuid.uuid4().hex,
     }
+    # An unprepared record never replaces one an earlier attempt left (its key, or Xero's refusals).
+    unprepared = create is not None and not create.prepared
+    if unprepared and details.pending_create is not None:
+        create = None
     if create is not None:
         changes["pending_create"] = create.encode()
     try:
@@ -48,16 +52,19 @@ async def claim(attempt: SyncAttempt, create: PendingCreate | None = None) -> No
         raise ClaimedElsewhereError(
             f"invoice {attempt.invoice.id} was claimed by another worker", 2
         ) from None
-    if create is not None:
+    if create is not None and create.prepared:
         attempt.details = attempt.details.model_copy(update={"pending_create": create.encode()})
+    attempt.marked_unprepared = create is not None and not create.prepared
 
 
 async def release(attempt: SyncAttempt) -> None:
-    """Give the claim back. The pending-create record stays: only positive evidence clears it."""
+    """Give the claim back. The pending-create record stays: only positive evidence clears it, and
+    this attempt's own unprepared record, with nothing sent, is such evidence."""
+    changes: dict[str, object] = {"claimed_until": None, "claimed_by": None}
+    if attempt.marked_unprepared and not attempt.sending:
+        changes["pending_create"] = attempt.details.pending_create  # as it was before this attempt
     try:
-        await attempt.deps.dataverse.update_xero_details(
-            attempt.details.id, {"claimed_until": None, "claimed_by": None}, None
-        )
+        await attempt.deps.dataverse.update_xero_details(attempt.details.id, changes, None)
     except Exception as exc:  # the claim expires by itself; never hide the original error
         log_step(
             logger,
@@ -74,8 +81,8 @@ def pending_create(attempt: SyncAttempt) -> PendingCreate | None:
 
 async def record_pending_create(attempt: SyncAttempt, create: PendingCreate) -> None:
     """Written before the create is sent, under our claim (If-Match), so a lost answer is looked up."""
-    if attempt.details.pending_create == create.encode():
-        return  # the same create again, with the same key
+    if attempt.details.pending_create == create.encode() or attempt.marked_unprepared:
+        return  # the same create again, with the same key; or this attempt's claim recorded it
     etag = attempt.etag or attempt.details.etag
     try:
         attempt.etag = await attempt.deps.dataverse.update_xero_details(

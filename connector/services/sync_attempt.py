@@ -22,7 +22,7 @@ from connector.domain.sync import history
 from connector.domain.sync.date_delivered import date_delivered_on_create
 from connector.domain.sync.eligibility import check_eligibility, local_today
 from connector.domain.sync.invoice import idempotency_key
-from connector.domain.sync.pending_create import refused_generation
+from connector.domain.sync.pending_create import PendingCreate, refused_generation
 from connector.errors import (
     NotFoundError,
 )
@@ -83,6 +83,10 @@ class SyncAttempt:
     ctx: history.HistoryContext
     etag: str | None = None
     claimed_at_setup: bool = False  # the Xero details record was created already claimed by this attempt
+    # This attempt's claim wrote the unprepared pending-create record (PendingCreate.unprepared), which
+    # stands for its create: no second write before the send. Cleared on release while nothing was sent.
+    marked_unprepared: bool = False
+    sending: bool = False  # the create has been (or is being) sent: from here only evidence clears the record
 
     @property
     def generation(self) -> int:
@@ -130,26 +134,16 @@ async def load_attempt(
     if message.message_name == "Create" or (message.message_name == "Sweep" and details is None):
         invoice = await _set_date_delivered(invoice, connection, today, ctx, dataverse)
 
-    claimed_by: str | None = None
+    claimed_at_setup = False
     if details is None:
-        # I1: the sync path creates the Xero details record and gives a new invoice the default
-        # connection, in one round trip; when the invoice can go at once, the record is born claimed.
-        provisional = XeroDetails(id=uuid.uuid4(), invoice_id=invoice.id, connection_id=connection.id)
-        with_connection = invoice.model_copy(update={"connection_id": connection.id})
-        claim: dict[str, object] | None = None
-        if check_eligibility(with_connection, provisional, connection, today).eligible:
-            claimed_by = uuid.uuid4().hex
-            claim = {"claimed_until": now + timedelta(seconds=CLAIM_SECONDS), "claimed_by": claimed_by}
-        details = await dataverse.set_up_invoice(
-            invoice.id, connection.id, set_connection=invoice.connection_id is None, claim=claim
-        )
+        details, claimed_at_setup = await _set_up(invoice, connection, today, now, dataverse)
     elif invoice.connection_id is None:
         await dataverse.set_invoice_connection(invoice.id, connection.id)
     if invoice.connection_id is None:
         invoice = invoice.model_copy(update={"connection_id": connection.id})
 
     attempt = SyncAttempt(message, invoice, details, connection, now, deps, ctx)
-    attempt.claimed_at_setup = claimed_by is not None and details.claimed_by == claimed_by
+    attempt.claimed_at_setup = attempt.marked_unprepared = claimed_at_setup
     if details.export_status == ExportStatus.READY_TO_UPDATE and details.xero_invoice_id:
         return attempt
     eligibility = check_eligibility(invoice, details, connection, today)
@@ -158,6 +152,30 @@ async def load_attempt(
         log_step(logger, "sync.not_eligible", invoice_id=invoice.id, reason=eligibility.reason)
         return SyncResult.NOT_ELIGIBLE
     return attempt
+
+
+async def _set_up(
+    invoice: Invoice, connection: ConnectionSettings, today: date, now: datetime, dataverse: DataversePort
+) -> tuple[XeroDetails, bool]:
+    """I1: the sync path creates the Xero details record and gives a new invoice the default connection,
+    in one round trip. When the invoice can go at once, the record is born claimed, with the record that
+    a create may follow. Returns the details as they were before this attempt, and whether it holds them."""
+    provisional = XeroDetails(id=uuid.uuid4(), invoice_id=invoice.id, connection_id=connection.id)
+    with_connection = invoice.model_copy(update={"connection_id": connection.id})
+    claim: dict[str, object] | None = None
+    claimed_by = uuid.uuid4().hex
+    if check_eligibility(with_connection, provisional, connection, today).eligible:
+        claim = {
+            "claimed_until": now + timedelta(seconds=CLAIM_SECONDS),
+            "claimed_by": claimed_by,
+            "pending_create": PendingCreate.unprepared().encode(),
+        }
+    details = await dataverse.set_up_invoice(
+        invoice.id, connection.id, set_connection=invoice.connection_id is None, claim=claim
+    )
+    if claim is None or details.claimed_by != claimed_by:
+        return details, False
+    return details.model_copy(update={"pending_create": None}), True  # no earlier create
 
 
 async def _connection_for(

@@ -109,6 +109,8 @@ async def _claim_all(
 async def _create(ready: Ready) -> list[Outcome]:
     first = ready[0][0]
     key = batch_key(first.connection.id, [create.key for _, _, create in ready])
+    for attempt, _, _ in ready:
+        attempt.sending = True
     created = await asyncio.to_thread(first.xero.create_invoices, [draft for _, draft, _ in ready], key)
     outcomes: list[Outcome] = []
     for (attempt, _, _), element in zip(ready, created, strict=True):

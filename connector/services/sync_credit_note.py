@@ -147,6 +147,7 @@ async def _create(attempt: SyncAttempt, purchase: bool) -> tuple[XeroCreditNote,
         if previous:
             return previous[0], True
     await record_pending_create(attempt, create)
+    attempt.sending = True
     try:
         return await asyncio.to_thread(attempt.xero.create_credit_note, draft, create.key), False
     except XeroValidationError as exc:

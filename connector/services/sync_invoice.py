@@ -49,7 +49,7 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
 
 async def _create(attempt: SyncAttempt) -> SyncResult:
     if not attempt.claimed_at_setup:
-        await claim(attempt)
+        await claim(attempt, PendingCreate.unprepared())
     try:
         pending = pending_create(attempt)
         # A create may have reached Xero before: look for it first. A failure here raises, and the
@@ -83,6 +83,7 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
 
 async def _send(attempt: SyncAttempt, draft: XeroInvoiceDraft, create: PendingCreate) -> XeroInvoice | None:
     """The create itself. Xero refusing it is positive evidence that nothing was made."""
+    attempt.sending = True
     try:
         return await asyncio.to_thread(attempt.xero.create_invoice, draft, create.key)
     except XeroValidationError as exc:

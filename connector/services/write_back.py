@@ -164,6 +164,8 @@ async def fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None, *, create_r
     }
     if create_refused:
         changes["pending_create"] = refused_marker(attempt.details.pending_create)
+    elif attempt.marked_unprepared and not attempt.sending:
+        changes["pending_create"] = attempt.details.pending_create  # nothing was sent
     await dataverse.update_xero_details(attempt.details.id, changes, None)
     log_step(
         logger,

@@ -22,6 +22,7 @@ from connector.domain.xero_records import XeroInvoiceDraft
 
 FINGERPRINT_LENGTH = 16
 _REFUSED = "refused"
+_UNPREPARED = "unprepared -"
 
 
 def draft_fingerprint(draft: XeroInvoiceDraft) -> str:
@@ -36,6 +37,19 @@ class PendingCreate:
 
     def encode(self) -> str:
         return f"{self.key} {self.fingerprint}"
+
+    @classmethod
+    def unprepared(cls) -> PendingCreate:
+        """Written with the claim, before the draft is built, so the claim and the record cost one
+        write: a create may follow under this claim. Whoever finds it from an earlier attempt looks in
+        Xero first, as for any pending create, and takes a find there as edited since (the draft it
+        was for is unknown)."""
+        key, fingerprint = _UNPREPARED.split(" ")
+        return cls(key, fingerprint)
+
+    @property
+    def prepared(self) -> bool:
+        return self.encode() != _UNPREPARED
 
     @classmethod
     def decode(cls, raw: str | None) -> PendingCreate | None:

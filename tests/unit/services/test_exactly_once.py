@@ -57,6 +57,37 @@ async def test_o7_lookup_failure_after_a_lost_create_never_creates_twice(lookup_
     assert world.dataverse.details[f.INVOICE_ID].xero_invoice_id == next(iter(world.xero.invoices))
 
 
+async def test_o7_a_new_invoices_lost_create_is_found_by_the_record_its_set_up_wrote() -> None:
+    """The details are born claimed with the record that a create may follow (one write for both)."""
+    world = make_world()
+    world.xero.add_contact("A. Datum Corporation")
+    world.dataverse.add(invoice(connection_id=None), None)
+    lose_the_next_create_answer(world)
+    with pytest.raises(RetryableError):
+        await sync_invoice(message("Update"), world.deps)
+    assert world.dataverse.details[f.INVOICE_ID].pending_create is not None
+
+    world.clock[0] = NOW + timedelta(seconds=200)  # after the claim expired
+    assert await sync_invoice(message("Update"), world.deps) == SyncResult.ADOPTED
+    assert len(world.xero.invoices) == 1
+    assert world.dataverse.details[f.INVOICE_ID].pending_create is None
+
+
+async def test_o7_a_failure_before_anything_is_sent_clears_the_record_so_the_retry_looks_nowhere() -> None:
+    world = make_world()
+    world.xero.add_contact("A. Datum Corporation")
+    world.dataverse.add(invoice(connection_id=None), None)
+    world.xero.fail_next["find_contact_by_name"] = RetryableError("Xero get_contacts: HTTP 503")
+    with pytest.raises(RetryableError):
+        await sync_invoice(message("Update"), world.deps)
+    left = world.dataverse.details[f.INVOICE_ID]
+    assert (left.pending_create, left.claimed_until) == (None, None)  # this attempt sent nothing
+
+    assert await sync_invoice(message("Update"), world.deps) == SyncResult.CREATED
+    assert world.xero.calls["find_invoices_by_urls"] == 0
+    assert len(world.xero.invoices) == 1
+
+
 async def test_o7_user_edit_after_a_lost_create_reaches_xero_once_as_an_update() -> None:
     world = make_world(f.connection(is_default=True, allow_invoice_update=True))
     world.xero.add_contact("A. Datum Corporation")

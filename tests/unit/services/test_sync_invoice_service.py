@@ -11,6 +11,8 @@ import pytest
 
 from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
 from connector.domain.messages import InvoiceSyncMessage, parse_message
+from connector.domain.sync.pending_create import PendingCreate
+from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
 from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
 from connector.services.connection_health import reconnected
 from connector.services.item_cache import ItemCache
@@ -406,18 +408,28 @@ async def test_o2_giving_up_marks_the_invoice_failed_with_sync_history() -> None
     )
 
 
-async def test_i1_new_invoice_costs_four_dataverse_calls_its_details_born_claimed() -> None:
+async def test_i1_new_invoice_costs_three_dataverse_calls_its_details_born_claimed() -> None:
     world = make_world()
     world.xero.add_contact("A. Datum Corporation", contact_id="c-1")  # the contact it remembers
     world.dataverse.add(invoice(connection_id=None, customer=f.customer(xero_contact_id="c-1")), None)
+    seen: list[str | None] = []
+    original = world.xero.create_invoice
+
+    def create_invoice(draft: XeroInvoiceDraft, key: str) -> XeroInvoice:
+        seen.append(world.dataverse.details[f.INVOICE_ID].pending_create)  # what a crash here leaves
+        return original(draft, key)
+
+    world.xero.create_invoice = create_invoice  # type: ignore[method-assign]
     assert await sync_invoice(message("Update"), world.deps) == SyncResult.CREATED
     assert dict(world.dataverse.calls) == {
         "get_invoice_snapshot": 1,
         "get_default_connection": 1,  # cached for a minute by the real adapter
-        "set_up_invoice": 1,  # details created already claimed, with the invoice's connection
-        "update_xero_details": 1,  # the pending create, recorded before it is sent
+        # details created already claimed, with the invoice's connection and the record that a create
+        # may follow: no second write before the create is sent
+        "set_up_invoice": 1,
         "commit_sync_result": 1,
     }
+    assert seen == [PendingCreate.unprepared().encode()]
     details = world.dataverse.details[f.INVOICE_ID]
     assert details.claimed_until is None  # released by the write-back
     assert details.pending_create is None  # and the create's record cleared by it
