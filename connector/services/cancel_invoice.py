@@ -2,7 +2,9 @@
 
 Every Xero write carries a deterministic Idempotency-Key, and before a credit note is created the
 connector looks for one it made earlier (on Xero details, then in Xero by reference), so a replayed
-message never makes a second credit note.
+message never makes a second credit note. The work runs under a claim on Xero details (services.
+cancel_claim): Dataverse's two events for one cancel, or a cancel and a sync, never run it at once, and
+the event that comes second finds it recorded as done and asks Xero nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from decimal import Decimal
 from connector.domain.cancel.rules import (
     CancelAction,
     CancelDecision,
+    cancel_recorded_as_done,
     credit_note_draft,
     decide_cancel,
+    likely_credit_note,
 )
 from connector.domain.dynamics import (
     ConnectionSettings,
@@ -36,16 +40,18 @@ from connector.domain.sync.line_kinds import item_code
 from connector.domain.sync.lines import build_line_items
 from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroCreditNote, XeroInvoice, XeroLineItem
-from connector.errors import AuthorisationError, ClaimedElsewhereError, NotFoundError, XeroValidationError
+from connector.errors import AuthorisationError, NotFoundError, XeroValidationError
 from connector.ports import (
     XeroPort,
     XeroStatusWrite,
 )
+from connector.services.cancel_claim import CancelClaim, raise_if_claimed, take_claim
 from connector.services.cancellation import (
     CancelDependencies,
     CancelResult,
     cancel_key,
     connection_of,
+    credit_note_key,
     log_needs_attention,
 )
 from connector.services.delete_invoice import delete_invoice
@@ -54,12 +60,10 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.cancel_invoice")
 
 _GONE = frozenset({"DELETED", "VOIDED"})
-CREATE_RECHECK_SECONDS = 15
-_SETTLED = _GONE | {"PAID"}
 
 
 async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
-    """X1 for a cancelled invoice, X2 for a deleted one. Safe to replay."""
+    """X1 for a cancelled invoice, X2 for a deleted one. Safe to replay, and to run twice at once."""
     if message.reason == "deleted":
         return await delete_invoice(message, deps)
     try:
@@ -78,65 +82,52 @@ async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies
         correlation_id=message.correlation_id,
         connection_id=details.connection_id if details else invoice.connection_id,
     )
-    if details is not None and not details.xero_invoice_id:
-        details = await _settle_create_in_flight(invoice, details, deps, now)
-    if details is None or not details.xero_invoice_id:
+    if details is None:
         await deps.dataverse.add_sync_history(history.cancel_not_in_xero(ctx))
         return CancelResult.NOT_IN_XERO
+    if cancel_recorded_as_done(details):
+        # Dataverse sends a cancel as two events; the second one finds the work recorded as done. It is
+        # no act of the user's, so it leaves no sync history.
+        log_step(logger, "cancel.already_done", invoice_id=invoice.id, correlation_id=message.correlation_id)
+        return CancelResult.ALREADY_DONE
+    raise_if_claimed(details, now)  # before any other read: the holder is usually done in seconds
     connection = await connection_of(deps.dataverse, details.connection_id or invoice.connection_id)
     if connection is None:
+        if not details.xero_invoice_id:
+            await deps.dataverse.add_sync_history(history.cancel_not_in_xero(ctx))
+            return CancelResult.NOT_IN_XERO
         log_needs_attention(
             message.invoice_id, details, "the invoice's connection no longer exists", step="cancel"
         )
         return CancelResult.NEEDS_ATTENTION
-    cancel = _Cancel(invoice, details, connection, deps.xero_for(connection), deps, ctx, now)
+    xero, expected = deps.xero_for(connection), _expected_credit_key(invoice, details, connection)
+    claim = await take_claim(deps.dataverse, details, now, pending_create=expected)
+    job = _Cancel(invoice, details, connection, xero, deps, ctx, now, claim)
     try:
-        result = await cancel.run()
-    except XeroValidationError as exc:
-        await deps.dataverse.add_sync_history(
-            history.validation_failed(ctx, exc.messages, action=SyncAction.CANCEL)
-        )
-        result = CancelResult.FAILED
-    except AuthorisationError:
-        await deps.dataverse.add_sync_history(history.reconnect_needed(ctx, connection.name))
-        result = CancelResult.FAILED
+        result = await job.claimed()
+    finally:
+        await claim.release()  # nothing to do when the attempt's last write gave it back
     log_step(
         logger,
         f"cancel.{result.value}",
         invoice_id=invoice.id,
         connection=connection.name,
-        xero_invoice_id=details.xero_invoice_id,
-        xero_number=details.xero_invoice_number,
+        xero_invoice_id=job.details.xero_invoice_id,
+        xero_number=job.details.xero_invoice_number,
         correlation_id=message.correlation_id,
     )
     return result
 
 
-async def _settle_create_in_flight(
-    invoice: Invoice, details: XeroDetails, deps: CancelDependencies, now: datetime
-) -> XeroDetails:
-    """A cancel that meets a create: wait while it runs; when one may have reached Xero unrecorded, find
-    it (by the invoice's Url) so it is cancelled too, or learn that none was made."""
-    if details.claimed_until is not None and details.claimed_until > now:
-        wait = min((details.claimed_until - now).total_seconds() + 1, CREATE_RECHECK_SECONDS)
-        raise ClaimedElsewhereError(f"invoice {invoice.id} is being created in Xero; cancel after it", wait)
-    if PendingCreate.decode(details.pending_create) is None:
-        return details
-    connection = await connection_of(deps.dataverse, details.connection_id or invoice.connection_id)
-    if connection is None:
-        return details
-    url = dynamics_record_url(deps.org_url, invoice.id)
-    found = await asyncio.to_thread(deps.xero_for(connection).find_invoices_by_urls, [url])
-    live = [x for x in found if x.status not in _GONE and (x.url or "").lower() == url.lower()]
-    changes: dict[str, object] = {"pending_create": None}
-    if live:
-        changes |= {
-            "xero_invoice_id": live[0].invoice_id,
-            "xero_invoice_number": live[0].invoice_number,
-            "xero_status": live[0].status,
-        }
-    await deps.dataverse.update_xero_details(details.id, changes, None)
-    return details.model_copy(update=changes)
+def _expected_credit_key(
+    invoice: Invoice, details: XeroDetails, connection: ConnectionSettings
+) -> str | None:
+    """The credit note's key when one will probably be made: the claim's write records it as pending."""
+    if not details.xero_invoice_id or not likely_credit_note(
+        details, connection.create_credit_note_on_cancel
+    ):
+        return None
+    return credit_note_key(connection, invoice.id, details.xero_invoice_id)
 
 
 async def cancel_gave_up(
@@ -158,7 +149,7 @@ async def cancel_gave_up(
 
 @dataclass
 class _Cancel:
-    """One X1 attempt for one cancelled invoice."""
+    """One X1 attempt for one cancelled invoice, under its claim."""
 
     invoice: Invoice
     details: XeroDetails
@@ -167,46 +158,68 @@ class _Cancel:
     deps: CancelDependencies
     ctx: history.HistoryContext
     now: datetime
+    claim: CancelClaim
 
     @property
     def today(self) -> date:
         return local_today(self.now, self.connection.time_zone)
 
-    async def _history(self, entry: SyncHistoryEntry) -> None:
-        await self.deps.dataverse.add_sync_history(entry)
+    async def claimed(self) -> CancelResult:
+        """Everything that needs the claim; what Xero refused goes to sync history with the claim back."""
+        if not self.details.xero_invoice_id:
+            await self._settle_create_in_flight()
+            if not self.details.xero_invoice_id:
+                await self.claim.finish({}, [history.cancel_not_in_xero(self.ctx)])
+                return CancelResult.NOT_IN_XERO
+        try:
+            return await self.run()
+        except XeroValidationError as exc:
+            entry = history.validation_failed(self.ctx, exc.messages, action=SyncAction.CANCEL)
+        except AuthorisationError:
+            entry = history.reconnect_needed(self.ctx, self.connection.name)
+        await self.claim.finish({}, [entry])
+        return CancelResult.FAILED
+
+    async def _settle_create_in_flight(self) -> None:
+        """A create that may have reached Xero unrecorded (its worker gave the claim up or died): find it
+        by the invoice's Url so it is cancelled too, or learn that none was made."""
+        if PendingCreate.decode(self.details.pending_create) is None:
+            return
+        url = dynamics_record_url(self.deps.org_url, self.invoice.id)
+        found = await asyncio.to_thread(self.xero.find_invoices_by_urls, [url])
+        live = [x for x in found if x.status not in _GONE and (x.url or "").lower() == url.lower()]
+        changes: dict[str, object] = {"pending_create": None}
+        if live:
+            changes |= {
+                "xero_invoice_id": live[0].invoice_id,
+                "xero_invoice_number": live[0].invoice_number,
+                "xero_status": live[0].status,
+            }
+        await self.claim.write(changes)
+        self.claim.pending_before = None
+        self.details = self.details.model_copy(update=changes)
 
     async def run(self) -> CancelResult:
         assert self.details.xero_invoice_id is not None
-        if self.details.credit_note_id and self.details.xero_status in _SETTLED:
-            # Dataverse sends a cancel as two events; the second one finds the work recorded as done.
-            await self._history(self._already_done(None, None))
-            return CancelResult.ALREADY_DONE
         try:
             xero_invoice = await asyncio.to_thread(self.xero.get_invoice, self.details.xero_invoice_id)
         except NotFoundError:
-            await self._history(self._already_done(None, "gone from Xero"))
+            await self.claim.finish({}, [self._already_done(None, "gone from Xero")])
             return CancelResult.ALREADY_DONE
         setting = self.connection.create_credit_note_on_cancel
         decision = decide_cancel(xero_invoice, setting, existing_credit_note_id=self.details.credit_note_id)
         action = decision.action
         if action == CancelAction.DELETE:
-            await self._set_status(xero_invoice, "DELETED")
-            await self._history(
-                history.deleted_in_xero(
-                    self.ctx,
-                    action=SyncAction.CANCEL,
-                    invoice_type=xero_invoice.type,
-                    number=self._number(xero_invoice),
-                )
-            )
-            return CancelResult.DELETED
+            return await self._delete(xero_invoice)
         if action in (CancelAction.CREDIT_AND_ALLOCATE, CancelAction.CREDIT_UNALLOCATED):
             return await self._credit(xero_invoice, decision)
         if action == CancelAction.NOTHING_PAID:
-            await self._history(history.cancel_fully_paid(self.ctx))
+            await self.claim.finish(
+                {"xero_status": xero_invoice.status}, [history.cancel_fully_paid(self.ctx)]
+            )
             return CancelResult.FULLY_PAID
         if action == CancelAction.NOTHING_SETTING_OFF:
-            await self._history(history.cancel_setting_off(self.ctx, self.connection.name))
+            await self.claim.finish({}, [history.cancel_setting_off(self.ctx, self.connection.name)])
             return CancelResult.SETTING_OFF
         # Already done. One case is not: the credit note was made and recorded, but the attempt
         # stopped before allocating it. Then the invoice still looks untouched in Xero.
@@ -218,7 +231,13 @@ class _Cancel:
                 status="AUTHORISED",
             )
             return await self._allocate(xero_invoice, note, fresh)
-        await self._history(self._already_done(xero_invoice, None))
+        # Recorded, so the next event for this cancel stops before asking Xero.
+        changes = {
+            "xero_status": xero_invoice.status,
+            "amount_paid": xero_invoice.amount_paid,
+            "amount_credited": xero_invoice.amount_credited,
+        }
+        await self.claim.finish(changes, [self._already_done(xero_invoice, None)])
         return CancelResult.ALREADY_DONE
 
     def _number(self, xero_invoice: XeroInvoice | None) -> str | None:
@@ -240,49 +259,55 @@ class _Cancel:
             status=status,
         )
 
-    async def _set_status(self, xero_invoice: XeroInvoice, status: XeroStatusWrite) -> None:
+    async def _delete(self, xero_invoice: XeroInvoice) -> CancelResult:
+        status: XeroStatusWrite = "DELETED"
         key = cancel_key(
             self.connection, self.invoice.id, f"cancel-{status.lower()}", xero_invoice.invoice_id
         )
         changed = await asyncio.to_thread(self.xero.set_invoice_status, xero_invoice.invoice_id, status, key)
-        changes = {"xero_status": changed.status, "last_xero_write": self.now}
-        await self.deps.dataverse.update_xero_details(self.details.id, changes, None)
+        entry = history.deleted_in_xero(
+            self.ctx,
+            action=SyncAction.CANCEL,
+            invoice_type=xero_invoice.type,
+            number=self._number(xero_invoice),
+        )
+        await self.claim.finish({"xero_status": changed.status, "last_xero_write": self.now}, [entry])
+        return CancelResult.DELETED
 
     async def _credit(self, xero_invoice: XeroInvoice, decision: CancelDecision) -> CancelResult:
         lines = await self._credit_lines(xero_invoice)
         draft = credit_note_draft(
             xero_invoice, lines, line_amount_types=self.invoice.line_amount_types, today=self.today
         )
-        key = cancel_key(self.connection, self.invoice.id, "credit-note", xero_invoice.invoice_id)
+        key = credit_note_key(self.connection, self.invoice.id, xero_invoice.invoice_id)
         # Only an attempt that may have sent the credit note before looks for it in Xero.
-        note = (
-            await self._earlier_credit_note(draft.reference) if self.details.pending_create == key else None
-        )
+        note = await self._earlier_credit_note(draft.reference) if self.claim.pending_before == key else None
         if note is None:
-            await self.deps.dataverse.update_xero_details(self.details.id, {"pending_create": key}, None)
+            await self.claim.record_pending(key)  # usually already written with the claim
+            self.claim.may_have_sent = True
             note = await asyncio.to_thread(self.xero.create_credit_note, draft, key)
-        # Recorded at once: from here on a replay sees it on Xero details and never makes another.
-        await self.deps.dataverse.update_xero_details(
-            self.details.id,
-            {
-                "credit_note_id": note.credit_note_id,
-                "credit_note_number": note.credit_note_number,
-                "pending_create": None,
-                "last_xero_write": self.now,
-            },
-            None,
-        )
+        # The figures Xero has now: an unallocated credit note on an invoice with money against it is a
+        # finished cancel; one on an untouched invoice still waits for its allocation.
+        recorded = {
+            "credit_note_id": note.credit_note_id,
+            "credit_note_number": note.credit_note_number,
+            "pending_create": None,
+            "last_xero_write": self.now,
+            "amount_paid": xero_invoice.amount_paid,
+            "amount_credited": xero_invoice.amount_credited,
+        }
         if decision.action == CancelAction.CREDIT_AND_ALLOCATE:
+            # Recorded at once: from here on a replay sees it on Xero details and never makes another.
+            await self.claim.write(recorded)
             return await self._allocate(xero_invoice, note, decision)
-        await self._history(
-            history.credit_note_needs_allocation(
-                self.ctx,
-                credit_note_number=note.credit_note_number,
-                invoice_number=self._number(xero_invoice),
-                amount=decision.credit_amount or xero_invoice.total,
-                currency_code=xero_invoice.currency_code or self.invoice.currency_code,
-            )
+        entry = history.credit_note_needs_allocation(
+            self.ctx,
+            credit_note_number=note.credit_note_number,
+            invoice_number=self._number(xero_invoice),
+            amount=decision.credit_amount or xero_invoice.total,
+            currency_code=xero_invoice.currency_code or self.invoice.currency_code,
         )
+        await self.claim.finish(recorded, [entry])
         return CancelResult.CREDITED_UNALLOCATED
 
     async def _allocate(
@@ -298,19 +323,22 @@ class _Cancel:
             key,
             self.today,
         )
-        # Xero marks the invoice PAID once nothing is due: recorded, so a second cancel event is a no-op.
-        status = "PAID" if amount >= xero_invoice.amount_due else xero_invoice.status
-        changes = {"xero_status": status, "last_xero_write": self.now}
-        await self.deps.dataverse.update_xero_details(self.details.id, changes, None)
-        await self._history(
-            history.credit_note_allocated(
-                self.ctx,
-                credit_note_number=note.credit_note_number,
-                invoice_number=self._number(xero_invoice),
-                amount=decision.credit_amount or xero_invoice.total,
-                currency_code=xero_invoice.currency_code or self.invoice.currency_code,
-            )
+        # What Xero now shows (PAID once nothing is due): recorded, so a second cancel event is a no-op.
+        due = max(xero_invoice.amount_due - amount, Decimal(0))
+        changes = {
+            "xero_status": "PAID" if due == 0 else xero_invoice.status,
+            "amount_due": due,
+            "amount_credited": xero_invoice.amount_credited + amount,
+            "last_xero_write": self.now,
+        }
+        entry = history.credit_note_allocated(
+            self.ctx,
+            credit_note_number=note.credit_note_number,
+            invoice_number=self._number(xero_invoice),
+            amount=decision.credit_amount or xero_invoice.total,
+            currency_code=xero_invoice.currency_code or self.invoice.currency_code,
         )
+        await self.claim.finish(changes, [entry])
         return CancelResult.CREDITED_AND_ALLOCATED
 
     async def _earlier_credit_note(self, reference: str | None) -> XeroCreditNote | None:

@@ -62,6 +62,11 @@ def cancel_key(connection: ConnectionSettings, invoice_id: UUID, operation: str,
     return idempotency_key(connection.id, invoice_id, operation, revision)
 
 
+def credit_note_key(connection: ConnectionSettings, invoice_id: UUID, xero_invoice_id: str) -> str:
+    """The Idempotency-Key of the cancel's credit note, and its pending-create record."""
+    return cancel_key(connection, invoice_id, "credit-note", xero_invoice_id)
+
+
 def log_needs_attention(
     invoice_id: UUID, details: XeroDetails, reason: str, number: str | None = None, *, step: str = "delete"
 ) -> None:

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from connector.domain.dynamics import XeroDetails
 from connector.domain.xero_records import LineAmountTypes, XeroCreditNoteDraft, XeroInvoice, XeroLineItem
 
 _FINISHED = frozenset({"DELETED", "VOIDED"})
@@ -56,6 +57,25 @@ def decide_cancel(
         credit_amount=xero_invoice.total,
         allocate_amount=xero_invoice.amount_due,
     )
+
+
+def cancel_recorded_as_done(details: XeroDetails) -> bool:
+    """Xero details show the cancel finished, so a repeat (the second of the two events Dataverse sends
+    for one cancel) needs no Xero call: the invoice deleted or voided, or the credit note recorded and
+    either allocated (the invoice paid) or left unallocated because money was already against it.
+    A credit note recorded on an untouched invoice may still be waiting for its allocation."""
+    if details.xero_status in _FINISHED:
+        return True
+    if not details.credit_note_id:
+        return False
+    money_against = (details.amount_paid or 0) > 0 or (details.amount_credited or 0) > 0
+    return details.xero_status == "PAID" or money_against
+
+
+def likely_credit_note(details: XeroDetails, create_credit_note: bool) -> bool:
+    """Whether the cancel will probably create a credit note, judged before Xero is asked (so the
+    claim's write can record it as pending): an approved invoice, the setting on, none made yet."""
+    return create_credit_note and details.xero_status == "AUTHORISED" and not details.credit_note_id
 
 
 class DeleteAction(StrEnum):

@@ -118,7 +118,7 @@ async def test_x1_authorised_unpaid_invoice_gets_a_full_credit_note_allocated_to
     assert s.world.xero.allocations == [(note_id, s.xero_invoice.invoice_id, Decimal("115.00"))]
     assert (s.in_xero.status, s.in_xero.amount_due, s.in_xero.amount_credited) == (
         "PAID",
-        0,
+        Decimal(0),
         Decimal("115.00"),
     )
     details = s.world.dataverse.details[f.INVOICE_ID]
