@@ -14,6 +14,7 @@ from connector.domain.sync.header import dynamics_record_url
 from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ClaimedElsewhereError, ConcurrencyConflictError
+from connector.ports import SyncWrite
 from connector.services.sync_attempt import CLAIM_SECONDS, SyncAttempt
 from connector.telemetry import get_logger, log_step
 
@@ -57,14 +58,32 @@ async def claim(attempt: SyncAttempt, create: PendingCreate | None = None) -> No
     attempt.marked_unprepared = create is not None and not create.prepared
 
 
-async def release(attempt: SyncAttempt) -> None:
-    """Give the claim back. The pending-create record stays: only positive evidence clears it, and
+def _release_changes(attempt: SyncAttempt) -> dict[str, object]:
+    """The claim given back. The pending-create record stays: only positive evidence clears it, and
     this attempt's own unprepared record, with nothing sent, is such evidence."""
     changes: dict[str, object] = {"claimed_until": None, "claimed_by": None}
     if attempt.marked_unprepared and not attempt.sending:
         changes["pending_create"] = attempt.details.pending_create  # as it was before this attempt
+    return changes
+
+
+async def release_all(attempts: Sequence[SyncAttempt]) -> None:
+    """Give many claims back in one round trip (a chunk of the sweep)."""
+    if not attempts:
+        return
+    writes = [SyncWrite(a.details.id, _release_changes(a), None, []) for a in attempts]
     try:
-        await attempt.deps.dataverse.update_xero_details(attempt.details.id, changes, None)
+        await attempts[0].deps.dataverse.commit_sync_results(writes)
+    except Exception as exc:  # the claims expire by themselves; never hide the original error
+        log_step(
+            logger, "sync.release_failed", logging.WARNING, invoices=len(attempts), error=type(exc).__name__
+        )
+
+
+async def release(attempt: SyncAttempt) -> None:
+    """Give the claim back (see _release_changes)."""
+    try:
+        await attempt.deps.dataverse.update_xero_details(attempt.details.id, _release_changes(attempt), None)
     except Exception as exc:  # the claim expires by itself; never hide the original error
         log_step(
             logger,

@@ -53,6 +53,7 @@ class SyncResult(StrEnum):
     GONE = "gone"
     HANDED_TO_CANCEL = "handed_to_cancel"
     WAITING_FOR_RECONNECT = "waiting_for_reconnect"  # the connection needs a reconnect; sent after it
+    LEFT_FOR_SWEEP = "left_for_sweep"  # the budget is used up: the next sweep sends it, in a batch
 
 
 @dataclass

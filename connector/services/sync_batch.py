@@ -14,14 +14,14 @@ from uuid import UUID
 from connector.domain.sync import history
 from connector.domain.sync.pending_create import PendingCreate, batch_key
 from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
-from connector.errors import ClaimedElsewhereError, XeroValidationError
+from connector.errors import ClaimedElsewhereError, RateLimitedError, XeroValidationError
 from connector.services.claims import (
     claim,
     claimed_elsewhere,
     find_previous_creates,
     pending_create,
     record_pending_create,
-    release,
+    release_all,
 )
 from connector.services.prepare import prepare, prewarm_items
 from connector.services.sync_attempt import SyncAttempt, SyncResult
@@ -49,23 +49,27 @@ async def _sync_chunk(chunk: list[SyncAttempt]) -> list[SyncResult]:
     free = [attempt for attempt in chunk if not claimed_elsewhere(attempt)]  # the others finish on their own
     if not free:
         return []
-    await prewarm_items(free)
-    # Creates that may have reached Xero before: one lookup for all of them, before anything is claimed.
-    previous = await find_previous_creates([attempt for attempt in free if pending_create(attempt)])
-    results: list[SyncResult] = []
-    prepared: list[tuple[SyncAttempt, XeroInvoiceDraft]] = []
-    for attempt in free:
-        draft = await _prepare_or_fail(attempt)
-        if draft is None:
-            results.append(SyncResult.FAILED)
-        else:
-            prepared.append((attempt, draft))
-    claimed, adopted, ready = await _claim_all(prepared, previous)
+    held = [attempt for attempt in free if attempt.claimed_at_setup]
     try:
+        await prewarm_items(free)
+        # Creates that may have reached Xero before: one lookup for all of them, before anything is claimed.
+        previous = await find_previous_creates([attempt for attempt in free if pending_create(attempt)])
+        results: list[SyncResult] = []
+        prepared: list[tuple[SyncAttempt, XeroInvoiceDraft]] = []
+        for attempt in free:
+            draft = await _prepare_or_fail(attempt)
+            if draft is None:
+                results.append(SyncResult.FAILED)
+            else:
+                prepared.append((attempt, draft))
+        claimed, adopted, ready = await _claim_all(prepared, previous)
+        held = claimed
         created = await _create(ready) if ready else []
-    except BaseException:
-        for attempt in claimed:
-            await release(attempt)  # pending creates stay: only positive evidence clears them
+    except BaseException as exc:
+        if isinstance(exc, RateLimitedError):  # Xero's 429 or our budget: nothing reached Xero
+            for attempt in held:
+                attempt.sending = False
+        await release_all(held)  # pending creates stay: only positive evidence clears them
         raise
     await write_back_all(adopted + [outcome for outcome in created if outcome.result == SyncResult.CREATED])
     return results + [o.result for o in adopted] + [o.result for o in created]

@@ -15,6 +15,7 @@ from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
 from connector.errors import (
     AuthorisationError,
     NotFoundError,
+    RateLimitedError,
     XeroValidationError,
 )
 from connector.services.claims import (
@@ -33,6 +34,9 @@ from connector.services.write_back import fail, write_back
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sync_invoice")
+
+# A create that must wait at least this long for the budget is left to the sweep's batches.
+HAND_OFF_SECONDS = 10.0
 
 
 async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncResult:
@@ -72,6 +76,15 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
         await release(attempt)
         await connection_lost(attempt.deps.dataverse, attempt.connection, ctx=attempt.ctx)
         return SyncResult.WAITING_FOR_RECONNECT
+    except RateLimitedError as exc:
+        attempt.sending = False  # Xero's 429, or our budget refusing the call: nothing reached Xero
+        await release(attempt)
+        if exc.retry_after < HAND_OFF_SECONDS:
+            raise
+        # One create per invoice cannot keep up once the budget is used up; the sweep finds every
+        # invoice still waiting (export status "No") and sends 50 per call.
+        log_step(logger, "sync.left_for_sweep", invoice_id=attempt.invoice.id, reason=str(exc))
+        return SyncResult.LEFT_FOR_SWEEP
     except BaseException:
         await release(attempt)
         raise

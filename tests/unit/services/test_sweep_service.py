@@ -218,3 +218,59 @@ async def test_c4_a_connection_swept_on_its_own_gets_its_reference_data_too() ->
     assert [c.id for c in pulled] == [f.CONNECTION_ID]  # type: ignore[attr-defined]
     await sweep(sweep_message(), deps)  # the timer's sweep of every connection leaves it to its own timer
     assert len(pulled) == 1
+
+
+@pytest.mark.parametrize("missing_details", [True, False], ids=["new", "retried"])
+async def test_i2_a_create_that_would_wait_for_the_budget_is_left_to_the_sweeps_batches(
+    missing_details: bool,
+) -> None:
+    from connector.services.sync_attempt import SyncResult
+    from connector.services.sync_invoice import sync_invoice
+    from tests.unit.services.test_sync_invoice_service import details, message
+
+    world = make_world()
+    ids = backlog(world, 3)
+    if missing_details:
+        world.dataverse.details.pop(ids[0])
+    else:
+        world.dataverse.details[ids[0]] = details(invoice_id=ids[0])
+    world.xero.fail_next["create_invoice"] = RateLimitedError("Xero call budget is used up for now", 40)
+    result = await sync_invoice(message().model_copy(update={"invoice_id": ids[0]}), world.deps)
+    assert result == SyncResult.LEFT_FOR_SWEEP
+    left = world.dataverse.details[ids[0]]
+    assert (left.export_status, left.claimed_until) == (ExportStatus.NO, None)
+
+    totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
+    assert totals == {"created": 3}
+    assert world.xero.calls["create_invoices"] == 1  # all three in one call, no lookup first
+    assert world.xero.calls["find_invoices_by_urls"] == 0
+    assert len(world.xero.invoices) == 3
+
+
+async def test_i2_a_short_wait_for_the_budget_is_retried_by_the_message_itself() -> None:
+    from connector.services.sync_invoice import sync_invoice
+    from tests.unit.services.test_sync_invoice_service import message
+
+    world = make_world()
+    [invoice_id] = backlog(world, 1)
+    world.xero.fail_next["create_invoice"] = RateLimitedError("Xero: 5 calls at once", 1)
+    with pytest.raises(RateLimitedError):
+        await sync_invoice(message().model_copy(update={"invoice_id": invoice_id}), world.deps)
+
+
+async def test_i2_a_chunk_stopped_by_the_budget_releases_its_claims_in_one_write() -> None:
+    world = make_world()
+    ids = backlog(world, 5)
+    for invoice_id in ids:
+        world.dataverse.details.pop(invoice_id)  # new invoices: set up born claimed by the sweep
+    world.xero.fail_next["create_invoices"] = RateLimitedError("Xero: minute limit (429)", 40)
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps)
+    world.dataverse.calls.clear()
+    with pytest.raises(RateLimitedError):
+        await sweep(sweep_message(), deps)
+    assert world.dataverse.calls["commit_sync_results"] == 1  # every claim given back at once
+    assert all(world.dataverse.details[i].claimed_until is None for i in ids)
+    assert all(world.dataverse.details[i].pending_create is None for i in ids)  # a 429: nothing made
+
+    assert await sweep(sweep_message(), deps) == {"created": 5}
+    assert world.xero.calls["find_invoices_by_urls"] == 0
