@@ -182,6 +182,7 @@ def _sync_dependencies(
         queues=traced,
         cancel_queue=settings.invoice_cancel_queue,
         sync_queue=settings.invoice_sync_queue,
+        sweep_queue=settings.sync_poll_queue,
         org_url=settings.dataverse_url.rstrip("/"),
         clock=utc_now,
         items=ItemCache(),

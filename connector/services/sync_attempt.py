@@ -66,6 +66,9 @@ class SyncDependencies:
     clock: Clock
     items: ItemCache = field(default_factory=ItemCache)
     sync_queue: str = "invoice-sync"
+    sweep_queue: str = "sync-poll"
+    # When this process last asked for a sweep for invoices it left to the sweep, by connection.
+    sweeps_asked: dict[UUID, datetime] = field(default_factory=dict)
     # Dynamics customer → Xero ContactID found or created by this process (also remembered on the record;
     # this spares the invoices that were read before that write a second lookup).
     contact_ids: dict[UUID, str] = field(default_factory=dict)

@@ -239,6 +239,12 @@ async def test_i2_a_create_that_would_wait_for_the_budget_is_left_to_the_sweeps_
     assert result == SyncResult.LEFT_FOR_SWEEP
     left = world.dataverse.details[ids[0]]
     assert (left.export_status, left.claimed_until) == (ExportStatus.NO, None)
+    # One sweep asked for, when the budget is back; not one per invoice left to it.
+    world.xero.fail_next["create_invoice"] = RateLimitedError("Xero call budget is used up for now", 40)
+    again = await sync_invoice(message().model_copy(update={"invoice_id": ids[1]}), world.deps)
+    assert again == SyncResult.LEFT_FOR_SWEEP
+    [asked] = [m for m in world.queues.sent if m.queue == "sync-poll"]
+    assert asked.visibility_timeout == 40
 
     totals = await sweep(sweep_message(), SweepDependencies(dataverse=world.dataverse, sync=world.deps))
     assert totals == {"created": 3}
