@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from connector.domain.messages import (
+    ConnectionDefaultMessage,
     InvoiceCancelMessage,
     InvoiceSyncMessage,
     ReferenceDataSyncMessage,
     SweepMessage,
     XeroEventMessage,
 )
-from connector.domain.routing import XeroDetailsTable
+from connector.domain.routing import ConnectionTable, XeroDetailsTable
 from connector.ports import QueueSender
 from connector.settings import Settings, get_settings
 
@@ -67,12 +68,17 @@ class App:
             InvoiceCancelMessage: self.settings.invoice_cancel_queue,
             XeroEventMessage: self.settings.xero_events_queue,
             SweepMessage: self.settings.sync_poll_queue,
+            ConnectionDefaultMessage: self.settings.sync_poll_queue,  # connection-level, like sweeps
         }
         return names[message_type]
 
     @property
     def details_table(self) -> XeroDetailsTable:
         return xero_details_table(self.settings.dataverse_publisher_prefix)
+
+    @property
+    def connection_table(self) -> ConnectionTable:
+        return connection_table(self.settings.dataverse_publisher_prefix)
 
 
 @lru_cache(maxsize=4)
@@ -87,6 +93,15 @@ def xero_details_table(prefix: str) -> XeroDetailsTable:
         export_status_column=schema.p("exportstatus"),
         retry_values=frozenset({EXPORT_STATUS_VALUES["No"], EXPORT_STATUS_VALUES["Ready to update"]}),
     )
+
+
+@lru_cache(maxsize=4)
+def connection_table(prefix: str) -> ConnectionTable:
+    """The connection table's "Is default" column, whose changes in Dynamics the webhook router routes."""
+    from connector.adapters.dataverse.schema import build_schema
+
+    schema = build_schema(prefix)
+    return ConnectionTable(schema.table("connection").logical_name, schema.p("isdefault"))
 
 
 async def _nobody() -> UUID | None:
@@ -226,6 +241,7 @@ def _handlers(
     from connector.services.balances import refresh_waiting_balances
     from connector.services.cancel_invoice import cancel_gave_up, cancel_invoice
     from connector.services.cancellation import CancelDependencies
+    from connector.services.connection_default import make_only_default
     from connector.services.reconcile import reconcile
     from connector.services.sweep import SweepDependencies, sweep
     from connector.services.sync_credit_note import apply_credit_note_event
@@ -262,6 +278,7 @@ def _handlers(
         XeroEventMessage: partial(apply_xero_event, deps=back_sync_deps),
         SweepMessage: partial(sweep, deps=sweep_deps),
         ReferenceDataSyncMessage: reference_data_handler(dataverse, xero_for, blobs),
+        ConnectionDefaultMessage: partial(make_only_default, deps=dataverse),
     }
     gave_up: dict[type, GaveUpHandler] = {
         InvoiceSyncMessage: partial(sync_gave_up, deps=sync_deps, attempts=attempts),

@@ -63,7 +63,7 @@ def time_zones() -> tuple[str, ...]:
 def is_time_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a directory of zones
         return False
     return bool(name)
 

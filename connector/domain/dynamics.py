@@ -215,6 +215,7 @@ class ConnectionSettings(_Model):
     time_zone: str = "UTC"
     needs_reconnect: bool = False
     reconnect_reason: str | None = None  # why Xero stopped accepting the connection, in plain words
+    settings_problem: str | None = None  # why the sweep skips it (settings invalid), in plain words
     balances_refreshed_on: date | None = None  # B3: the day (in its time zone) of the last full refresh
     # The defaults as lookups to the synced reference data (C4); when set they win over the codes above.
     default_sales_account_id: UUID | None = None

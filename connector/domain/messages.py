@@ -84,8 +84,24 @@ class ReferenceDataSyncMessage(_Message):
     correlation_id: str
 
 
+class ConnectionDefaultMessage(_Message):
+    """C1: someone set "Is default" on this connection in Dynamics; it must become the only default."""
+
+    type: Literal["connection.default"] = "connection.default"
+    connection_id: UUID
+    organization: str
+    message_name: str
+    correlation_id: str
+    event_time: datetime
+
+
 QueueMessageBody = Annotated[
-    InvoiceSyncMessage | InvoiceCancelMessage | XeroEventMessage | SweepMessage | ReferenceDataSyncMessage,
+    InvoiceSyncMessage
+    | InvoiceCancelMessage
+    | XeroEventMessage
+    | SweepMessage
+    | ReferenceDataSyncMessage
+    | ConnectionDefaultMessage,
     Field(discriminator="type"),
 ]
 _message_adapter: TypeAdapter[QueueMessageBody] = TypeAdapter(QueueMessageBody)

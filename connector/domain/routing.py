@@ -8,11 +8,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 from connector.domain.dynamics import InvoiceState
-from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage
+from connector.domain.messages import ConnectionDefaultMessage, InvoiceCancelMessage, InvoiceSyncMessage
 
 INVOICE_ENTITY = "invoice"
 HANDLED_MESSAGES = frozenset({"Create", "Update", "Delete", "SetState", "SetStateDynamicEntity"})
 OWN_CHANGES = frozenset({"Update", "SetState", "SetStateDynamicEntity"})
+# A connection made default in Dynamics: ticked on an existing record, or on a new one.
+CONNECTION_MESSAGES = frozenset({"Create", "Update"})
 # A new invoice has no lines yet: its line events follow at once and do the work. Holding the Create
 # back a moment lets them set it up first, instead of racing it for the same records.
 CREATE_HOLD_BACK_SECONDS = 2
@@ -38,6 +40,8 @@ class DataverseChange:
     correlation_id: str
     event_time: datetime
     initiating_user_id: UUID | None = None  # who made the change (InitiatingUserId)
+    # The columns an Update's Target carries (what it changed); None for other messages or when dropped.
+    updated_columns: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,27 @@ class XeroDetailsTable:
 
 
 @dataclass(frozen=True)
+class ConnectionTable:
+    """The connector's connection table, whose "Is default" changes made in Dynamics clear the others (C1)."""
+
+    logical_name: str
+    is_default_column: str
+
+
+@dataclass(frozen=True)
 class RoutedEvent:
     """What to enqueue: `queue` is the logical queue; `delay_seconds` hides the message that long."""
 
-    queue: Literal["sync", "cancel"]
-    message: InvoiceSyncMessage | InvoiceCancelMessage
+    queue: Literal["sync", "cancel", "connection"]
+    message: InvoiceSyncMessage | InvoiceCancelMessage | ConnectionDefaultMessage
     delay_seconds: int | None = None
+
+    @property
+    def subject(self) -> tuple[Literal["invoice", "connection"], UUID]:
+        """What the change is about: ("invoice", id) or ("connection", id)."""
+        if isinstance(self.message, ConnectionDefaultMessage):
+            return "connection", self.message.connection_id
+        return "invoice", self.message.invoice_id
 
 
 @dataclass(frozen=True)
@@ -65,15 +84,22 @@ class IgnoredEvent:
 
 
 def route_change(
-    change: DataverseChange, details_table: XeroDetailsTable, own_user_id: UUID | None = None
+    change: DataverseChange,
+    details_table: XeroDetailsTable,
+    own_user_id: UUID | None = None,
+    connection_table: ConnectionTable | None = None,
 ) -> RoutedEvent | IgnoredEvent:
     """Decide what a change means. Raises MalformedWebhookError when it cannot be acted on.
 
     `own_user_id` is the connector's own Dataverse user: its updates of an invoice (set-up, totals, Paid)
     need no sync, so they cost no queue message and no re-read. Its Xero details changes still route:
-    setting export status back to "Ready to update" is how it asks for an update."""
+    setting export status back to "Ready to update" is how it asks for an update. Its connection changes
+    do not: when it sets a default (console, CLI) it clears the others in the same change set."""
     if change.entity == details_table.logical_name:
         return _route_details_change(change, details_table)
+    if connection_table is not None and change.entity == connection_table.logical_name:
+        own = own_user_id is not None and change.initiating_user_id == own_user_id
+        return _route_connection_change(change, connection_table, own)
     if change.entity != INVOICE_ENTITY:
         return IgnoredEvent(f"entity {change.entity!r} is not handled")
     if change.message_name not in HANDLED_MESSAGES:
@@ -128,6 +154,38 @@ def _route_details_change(change: DataverseChange, table: XeroDetailsTable) -> R
         event_time=change.event_time,
     )
     return RoutedEvent("sync", message)
+
+
+def _route_connection_change(
+    change: DataverseChange, table: ConnectionTable, own: bool
+) -> RoutedEvent | IgnoredEvent:
+    """C1: someone set "Is default" on a connection in Dynamics: the others must be cleared."""
+    if change.message_name not in CONNECTION_MESSAGES:
+        return IgnoredEvent(f"{change.message_name} of {table.logical_name} is not handled")
+    if own:
+        return IgnoredEvent("the connector's own change")
+    connection_id = change.target_id or change.primary_entity_id
+    if connection_id is None:
+        raise MalformedWebhookError(
+            "no connection id: neither InputParameters Target nor PrimaryEntityId is set"
+        )
+    column = table.is_default_column
+    if change.updated_columns is not None and column not in change.updated_columns:
+        return IgnoredEvent(f"{column} did not change")
+    if change.post_image is None or column not in change.post_image:
+        return IgnoredEvent(
+            f"{change.message_name} of {table.logical_name} without {column} in its post image"
+        )
+    if change.post_image[column] is not True:
+        return IgnoredEvent(f"{column} is not set: nothing to clear")
+    message = ConnectionDefaultMessage(
+        connection_id=connection_id,
+        organization=change.organization,
+        message_name=change.message_name,
+        correlation_id=change.correlation_id,
+        event_time=change.event_time,
+    )
+    return RoutedEvent("connection", message)
 
 
 def _uuid(value: object) -> UUID | None:

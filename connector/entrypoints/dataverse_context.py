@@ -18,6 +18,7 @@ from connector.domain.routing import DataverseChange, MalformedWebhookError
 
 SIZE_EXCEEDED_HEADER = "x-ms-dynamics-msg-size-exceeded"
 STATE_MESSAGES = frozenset({"SetState", "SetStateDynamicEntity"})
+ASYNC_STEP_IMAGE = "AsynchronousStepPrimaryName"
 
 # WCF JSON dates: "/Date(1506384247000)/" or "/Date(1506409448000-0700)/". The milliseconds are UTC;
 # the offset only says where the writer was.
@@ -184,7 +185,9 @@ def read_change(body: bytes, headers: Mapping[str, str], received_at: datetime) 
     except (TypeError, ValueError, RecursionError) as exc:
         raise MalformedWebhookError(f"InputParameters: {type(exc).__name__}") from None
     pre_image = next(iter(context.pre_entity_images.values()), None)
-    post_image = next(iter(context.post_entity_images.values()), None)
+    # An asynchronous step adds an image of its own (the record's name and id) beside the registered one.
+    registered = [i for key, i in context.post_entity_images.items() if key != ASYNC_STEP_IMAGE]
+    post_image = next(iter(registered or context.post_entity_images.values()), None)
     return DataverseChange(
         entity=context.primary_entity_name.lower(),
         message_name=context.message_name,
@@ -198,7 +201,15 @@ def read_change(body: bytes, headers: Mapping[str, str], received_at: datetime) 
         correlation_id=context.correlation_id or lowered.get("x-ms-correlation-request-id", ""),
         event_time=context.operation_created_on or received_at,
         initiating_user_id=context.initiating_user_id,
+        updated_columns=_updated_columns(context.message_name, target),
     )
+
+
+def _updated_columns(message_name: str, target: Entity | None) -> frozenset[str] | None:
+    """An Update's Target carries the columns it changed (plus a few system ones, e.g. modifiedon)."""
+    if message_name != "Update" or target is None:
+        return None
+    return frozenset(key.lower() for key in target.attributes)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -41,7 +41,7 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
         return json_response(401, {"error": "unauthorized"})
     try:
         change = read_change(req.get_body(), dict(req.headers), datetime.now(UTC))
-        routed = route_change(change, app.details_table, await app.own_user_id())
+        routed = route_change(change, app.details_table, await app.own_user_id(), app.connection_table)
         body = with_trace(routed.message).model_dump_json() if isinstance(routed, RoutedEvent) else ""
     except (MalformedWebhookError, ValueError) as exc:  # ValueError: a value pydantic cannot carry
         reason = str(exc) if isinstance(exc, MalformedWebhookError) else "a value cannot be read"
@@ -52,12 +52,14 @@ async def dataverse_invoice_webhook(req: func.HttpRequest) -> func.HttpResponse:
         return json_response(200, {"ignored": routed.reason})
     queue = app.queue_for(type(routed.message))
     await asyncio.to_thread(app.queues.send, queue, body, visibility_timeout=routed.delay_seconds)
+    kind, subject_id = routed.subject  # an invoice, or a connection made default in Dynamics
     log_step(
         logger,
         "dataverse_webhook.enqueued",
+        logging.INFO,
         queue=queue,
-        invoice_id=routed.message.invoice_id,
         message_name=routed.message.message_name,
         correlation_id=routed.message.correlation_id,
+        **{f"{kind}_id": subject_id},
     )
-    return json_response(202, {"queued": queue, "invoiceId": str(routed.message.invoice_id)})
+    return json_response(202, {"queued": queue, f"{kind}Id": str(subject_id)})

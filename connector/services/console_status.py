@@ -19,12 +19,6 @@ logger = get_logger("services.console_status")
 WINDOW = timedelta(hours=24)
 
 
-def connection_problems(connection: ConnectionSettings) -> list[str]:
-    """Why a connection cannot sync as set up, in plain words (empty: it can). For the sweep to skip a
-    misconfigured connection, with this message, and carry on with the others."""
-    return settings_problems(connection)
-
-
 async def connection_health(deps: ConsoleDependencies, connection: ConnectionSettings) -> ConnectionHealth:
     since = deps.clock() - WINDOW
     recent = await deps.queries.recent_history(connection.id, since)

@@ -21,7 +21,7 @@ from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError, NotFoundError
-from connector.ports import DataverseSweepPort, Lease, Leases
+from connector.ports import DataverseConnections, DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_batch import BATCH_SIZE, sync_batch
@@ -33,6 +33,8 @@ logger = get_logger("services.sweep")
 Reconcile = Callable[[ConnectionSettings], Awaitable[object]]
 # New invoices are looked at for this long; older ones without Xero details are the backfill's job.
 MISSED_INVOICE_WINDOW = timedelta(days=2)
+# The length of the connection's settings-problem column (adapters/dataverse/schema.py).
+SETTINGS_PROBLEM_MAX_LENGTH = 1000
 
 
 @dataclass
@@ -60,19 +62,13 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     if message.connection_id is None:
         totals.update(await _once(deps, "sweep-missed", partial(_sync_missed, message, deps)))
     for connection in connections:
+        problem = await _mark_settings_problem(deps.dataverse, connection)
         if connection.needs_reconnect:
             log_step(logger, "sweep.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
             continue
-        problems = settings_problems(connection)
-        if problems:
+        if problem is not None:
             # One connection set up wrong (a bad time zone, say) must not stop the others.
-            log_step(
-                logger,
-                "sweep.misconfigured",
-                logging.ERROR,
-                connection=connection.name,
-                reason=" ".join(problems),
-            )
+            log_step(logger, "sweep.misconfigured", logging.ERROR, connection=connection.name, reason=problem)
             continue
         try:
             work = partial(_sweep, connection, message, deps)
@@ -85,6 +81,25 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
             await connection_lost(deps.sync.dataverse, connection)
     return totals
+
+
+def settings_problem(connection: ConnectionSettings) -> str | None:
+    """The plain message a misconfigured connection carries in Dynamics; None when its settings are valid."""
+    problems = settings_problems(connection)
+    return " ".join(problems)[:SETTINGS_PROBLEM_MAX_LENGTH] if problems else None
+
+
+async def _mark_settings_problem(
+    dataverse: DataverseConnections, connection: ConnectionSettings
+) -> str | None:
+    """Mark the connection misconfigured, or clear the mark once it is fixed. Written only when the message
+    changes, so a connection left broken costs no write per sweep."""
+    problem = settings_problem(connection)
+    if problem != connection.settings_problem:
+        await dataverse.update_connection(connection.id, {"settings_problem": problem})
+        step = "connection.misconfigured" if problem else "connection.settings_fixed"
+        log_step(logger, step, logging.WARNING if problem else logging.INFO, connection=connection.name)
+    return problem
 
 
 async def _reference_data(connection: ConnectionSettings, sync: Reconcile) -> None:

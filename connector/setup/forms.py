@@ -38,6 +38,11 @@ CONNECTION_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("needs_reconnect", "Needs reconnect", "Set when Xero stops accepting the connection."),
             ("reconnect_reason", "Why reconnect", "Xero's reason, in plain words. Reconnect to clear it."),
             (
+                "settings_problem",
+                "Settings problem",
+                "Which setting stops this connection from syncing, in plain words. Cleared once fixed.",
+            ),
+            (
                 "balances_refreshed_on",
                 "Balances refreshed on",
                 "When customers' Xero balances were last read.",
@@ -142,7 +147,9 @@ CONNECTION_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ),
     ),
 )
-READ_ONLY_SETTINGS = frozenset({"tenant_id", "needs_reconnect", "reconnect_reason", "balances_refreshed_on"})
+READ_ONLY_SETTINGS = frozenset(
+    {"tenant_id", "needs_reconnect", "reconnect_reason", "settings_problem", "balances_refreshed_on"}
+)
 
 
 def _column(schema: ConnectorSchema, table: str, name: str) -> Field:

@@ -1,4 +1,5 @@
-"""C6: register the Dataverse webhook (service endpoint + steps) for invoices. Idempotent."""
+"""C6: register the Dataverse webhook (service endpoint + steps) for invoices, their Xero details and the
+connections' "Is default". Idempotent."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ STAGE_POST_OPERATION = 40
 MODE_ASYNC = 1
 IMAGE_PRE = 0
 IMAGE_POST = 1
+# The message property an image is taken from: Id for Create, Target for Update and Delete.
+IMAGE_PROPERTY = {"Create": "Id"}
 # What can make an unsynced invoice eligible or change what is sent. Not duedate or totaltax: the
 # connector writes Xero's figures there (I7), and each such write would come back as a webhook of its own.
 # Changes to a synced invoice travel through export status "Ready to update" (the Xero details step).
@@ -91,6 +94,17 @@ def invoice_steps(client: DataverseClient) -> list[StepSpec]:
             post_image=",".join((s.p("exportstatus"), s.lookup("details_invoice").logical_name)),
             entity=s.table("xero_details").logical_name,
         ),
+    ]
+
+
+def connection_steps(client: DataverseClient) -> list[StepSpec]:
+    """C1: "Is default" set on a connection in Dynamics (on an existing record, or on a new one) clears it
+    on the others. The post image carries the column, so only a connection made default costs a message."""
+    is_default = client.schema.p("isdefault")
+    table = client.schema.table("connection").logical_name
+    return [
+        StepSpec("Update", filtering_attributes=is_default, post_image=is_default, entity=table),
+        StepSpec("Create", post_image=is_default, entity=table),
     ]
 
 
@@ -213,7 +227,7 @@ class WebhookRegistrar:
             "name": alias,
             "entityalias": alias,
             "imagetype": image_type,
-            "messagepropertyname": "Target",
+            "messagepropertyname": IMAGE_PROPERTY.get(spec.message, "Target"),
             "attributes": columns,
             "sdkmessageprocessingstepid@odata.bind": f"/sdkmessageprocessingsteps({step_id})",
         }
@@ -247,6 +261,6 @@ class WebhookRegistrar:
         report = RegistrationReport()
         auth = header_auth(header, key) if header else EndpointAuth(AUTH_WEBHOOK_KEY, key)
         report.endpoint_id = await self._ensure_endpoint(url, auth, report)
-        for spec in invoice_steps(self.client):
+        for spec in (*invoice_steps(self.client), *connection_steps(self.client)):
             await self._ensure_step(report.endpoint_id, spec, report)
         return report

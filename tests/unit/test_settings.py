@@ -27,6 +27,7 @@ def test_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str) ->
     ("name", "value", "problem"),
     [
         ("CONNECTOR_TIME_ZONE", "Mars/Olympus", "unknown IANA time zone"),
+        ("CONNECTOR_TIME_ZONE", "America", "unknown IANA time zone"),  # a region, not a zone
         ("SWEEP_SCHEDULE", "*/5 * * * *", "NCRONTAB needs 6 fields"),
         ("XERO_TIMEOUT_SECONDS", "0", "greater than or equal to 1"),
     ],

@@ -130,7 +130,11 @@ CONNECTION_FIELDS: dict[str, tuple[str, ColumnKind]] = {
     "needs_reconnect": ("NeedsReconnect", "bool"),
     "reconnect_reason": ("ReconnectReason", "string"),
     "balances_refreshed_on": ("BalancesRefreshedOn", "date"),
+    "settings_problem": ("SettingsProblem", "string"),
 }
+# Text columns of the connection longer than the default 200. The sweep's plain message on invalid
+# settings names the bad values, so it gets room (services/sweep.py cuts it to the same length).
+CONNECTION_MAX_LENGTHS: dict[str, int] = {"settings_problem": 1000}
 
 # XeroDetails field → (column name without prefix, kind). invoice_id and connection_id are lookups.
 XERO_DETAILS_FIELDS: dict[str, tuple[str, ColumnKind]] = {
@@ -167,6 +171,12 @@ def _spec_default(field: str) -> bool:
     return bool(ConnectionSettings.model_fields[field].default)
 
 
+def _connection_extra(field: str, kind: ColumnKind) -> dict[str, Any]:
+    if kind == "bool":
+        return {"default": _spec_default(field)}
+    return {"max_length": CONNECTION_MAX_LENGTHS[field]} if field in CONNECTION_MAX_LENGTHS else {}
+
+
 def _sync_tables(p: str) -> dict[str, CustomTable]:
     def col(name: str, kind: ColumnKind, label: str, **extra: Any) -> Column:
         return _col(p, name, kind, label, **extra)
@@ -177,7 +187,7 @@ def _sync_tables(p: str) -> dict[str, CustomTable]:
         "Xero Connection",
         "Xero Connections",
         tuple(
-            col(name, kind, name, **({"default": _spec_default(field)} if kind == "bool" else {}))
+            col(name, kind, name, **_connection_extra(field, kind))
             for field, (name, kind) in CONNECTION_FIELDS.items()
         ),
     )

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from starlette.applications import Starlette
@@ -79,12 +80,23 @@ async def test_c6_registration_is_idempotent(
 ) -> None:
     steps_before = len(dv.state.rows["sdkmessageprocessingstep"])
     report = await WebhookRegistrar(client).run(capture[1], "function-key-2")
-    # Six steps (five on invoice, one on Xero details for I10) and their two images.
-    assert report.created == [] and len(report.unchanged) == 8
+    # Eight steps (five on invoice, one on Xero details for I10, two on connections for C1) and their
+    # four images.
+    assert report.created == [] and len(report.unchanged) == 12
     assert (
         len(dv.state.rows["serviceendpoint"]) == 1
-        and len(dv.state.rows["sdkmessageprocessingstep"]) == steps_before == 6
+        and len(dv.state.rows["sdkmessageprocessingstep"]) == steps_before == 8
     )
+    images = {row["entityalias"]: row for row in dv.state.rows["sdkmessageprocessingstepimage"].values()}
+    assert len(dv.state.rows["sdkmessageprocessingstepimage"]) == 4 and set(images) == {
+        "PreImage",
+        "PostImage",
+    }
+    properties = {
+        (row["messagepropertyname"], row["attributes"])
+        for row in dv.state.rows["sdkmessageprocessingstepimage"].values()
+    }
+    assert {("Target", "xc_isdefault"), ("Id", "xc_isdefault")} <= properties  # Id: Create's property
     endpoint = next(iter(dv.state.rows["serviceendpoint"].values()))
     assert (endpoint["contract"], endpoint["authtype"], endpoint["authvalue"]) == (8, 4, "function-key-2")
 
@@ -107,7 +119,7 @@ async def test_i2_create_and_update_route_to_sync(
         assert item["headers"]["x-ms-dynamics-entity-name"] == "invoice"
         routed = _route(item)
         assert isinstance(routed, RoutedEvent) and routed.queue == "sync"
-        assert str(routed.message.invoice_id) == created["id"]
+        assert routed.subject == ("invoice", UUID(created["id"]))
     context = parse_context(registered.received[0]["body"])
     assert context.message_name == "Create" and context.depth == 1
     assert b"\\/Date(" in registered.received[0]["body"]  # WCF dates, escaped as Dataverse writes them

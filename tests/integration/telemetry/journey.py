@@ -15,15 +15,18 @@ from uuid import UUID
 
 import azure.functions as func
 from azure.functions.queue import QueueMessage
+from pydantic import BaseModel
 
 from connector.bootstrap import App
 from connector.domain.dynamics import Invoice, XeroDetails
-from connector.domain.messages import InvoiceSyncMessage
+from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.entrypoints.queue_processing import process_queue_message
 from connector.services.item_cache import ItemCache
+from connector.services.sweep import SweepDependencies, sweep
 from connector.services.sync_attempt import SyncDependencies
 from connector.services.sync_invoice import sync_gave_up, sync_invoice
 from connector.settings import get_settings
+from connector.telemetry.queues import TraceContextQueues
 from tests import factories as f
 from tests.fakes.dataverse import FakeDataverse
 from tests.fakes.queues import FakeQueueSender, SentMessage
@@ -55,7 +58,9 @@ class Journey:
         index = next(i for i, sent in enumerate(self.queues.sent) if sent.queue == queue)
         return self.queues.sent.pop(index)
 
-    async def deliver(self, sent: SentMessage, dequeue_count: int = 1) -> None:
+    async def deliver(
+        self, sent: SentMessage, dequeue_count: int = 1, message_type: type[BaseModel] = InvoiceSyncMessage
+    ) -> None:
         """The runtime delivers one message to the queue trigger (raises what the trigger raises)."""
         message = QueueMessage(
             id=f"m-{dequeue_count}",
@@ -64,7 +69,7 @@ class Journey:
             pop_receipt="pr",
             insertion_time=datetime.now(UTC),
         )
-        await process_queue_message(message, InvoiceSyncMessage)
+        await process_queue_message(message, message_type)
 
     async def deliver_until_done(self, sent: SentMessage, attempts: int = 5) -> None:
         """Delivered again after each failure, as the runtime does, up to `attempts` times."""
@@ -85,7 +90,7 @@ def make_journey() -> Journey:
     deps = SyncDependencies(
         dataverse=dataverse,
         xero_for=lambda _connection: xero,
-        queues=queues,
+        queues=TraceContextQueues(queues),  # as bootstrap wires it
         cancel_queue="invoice-cancel",
         org_url=f.ORG_URL,
         clock=lambda: datetime.now(UTC),
@@ -94,7 +99,10 @@ def make_journey() -> Journey:
     app = App(
         settings=get_settings(),
         queues=queues,
-        handlers={InvoiceSyncMessage: partial(sync_invoice, deps=deps)},
+        handlers={
+            InvoiceSyncMessage: partial(sync_invoice, deps=deps),
+            SweepMessage: partial(sweep, deps=SweepDependencies(dataverse=dataverse, sync=deps)),
+        },
         gave_up={InvoiceSyncMessage: partial(sync_gave_up, deps=deps, attempts=5)},
         max_dequeue_count=5,
     )

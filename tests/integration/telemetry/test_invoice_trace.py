@@ -13,7 +13,7 @@ import pytest
 
 from connector.bootstrap import use_app
 from connector.domain.dynamics import ExportStatus
-from connector.domain.messages import parse_message
+from connector.domain.messages import SweepMessage, parse_message
 from connector.errors import RateLimitedError, RetryableError
 from connector.telemetry import metrics as m
 from tests.fixtures import dataverse_payloads as payloads
@@ -103,13 +103,13 @@ async def test_o1_a_rate_limited_message_waits_on_its_queue_in_the_same_trace(
     telemetry: Captured, journey: Journey
 ) -> None:
     add_invoice(journey, INVOICE)
-    journey.xero.fail_calls["create_invoice"] = [RateLimitedError("Xero 429", 37)]
-    journey.xero.fail_calls["create_invoices"] = [RateLimitedError("Xero 429", 37)]
+    journey.xero.fail_calls["create_invoice"] = [RateLimitedError("Xero 429", 7)]
+    journey.xero.fail_calls["create_invoices"] = [RateLimitedError("Xero 429", 7)]
 
     await journey.dynamics_event(INVOICE)
     await journey.deliver(journey.take())
     again = journey.take()  # the same body, back on the queue, hidden for Retry-After
-    assert again.visibility_timeout == 37
+    assert again.visibility_timeout == 7
     await journey.deliver(again)
 
     handlers = [span for span in telemetry.spans() if span.name == "process invoice.sync"]
@@ -120,13 +120,30 @@ async def test_o1_a_rate_limited_message_waits_on_its_queue_in_the_same_trace(
     assert len(trace_ids(telemetry)) == 1
 
 
+async def test_o1_a_create_left_to_the_sweep_is_sent_by_it_in_the_same_trace(
+    telemetry: Captured, journey: Journey
+) -> None:
+    add_invoice(journey, INVOICE)
+    journey.xero.fail_calls["create_invoice"] = [RateLimitedError("Xero call budget is used up for now", 40)]
+
+    await journey.dynamics_event(INVOICE)
+    await journey.deliver(journey.take())
+    assert journey.queues.on("invoice-sync") == []  # not retried one by one
+    sweep = journey.take("sync-poll")  # asked for once the budget is back
+    assert sweep.visibility_timeout == 40
+    await journey.deliver(sweep, message_type=SweepMessage)
+
+    assert telemetry.total(m.SYNCED, connection="Contoso UK", outcome="created") == 1
+    assert len(trace_ids(telemetry)) == 1
+
+
 async def test_o1_metrics_after_a_small_scenario(telemetry: Captured, journey: Journey) -> None:
     synced = [uuid.uuid5(INVOICE, str(n)) for n in range(3)]
     refused = uuid.uuid5(INVOICE, "refused")
     for invoice_id in [*synced, refused]:
         add_invoice(journey, invoice_id)
-    journey.xero.fail_calls["create_invoice"] = [RateLimitedError("Xero 429", 12)]
-    journey.xero.fail_calls["create_invoices"] = [RateLimitedError("Xero 429", 12)]
+    journey.xero.fail_calls["create_invoice"] = [RateLimitedError("Xero 429", 7)]
+    journey.xero.fail_calls["create_invoices"] = [RateLimitedError("Xero 429", 7)]
 
     for invoice_id in synced:
         await journey.dynamics_event(invoice_id)
@@ -142,7 +159,7 @@ async def test_o1_metrics_after_a_small_scenario(telemetry: Captured, journey: J
     assert telemetry.total(m.FAILED, operation="sync") == 1
     assert telemetry.total(m.RATE_LIMIT_WAITS, queue="invoice-sync") == 1
     [(_, waited)] = telemetry.points(m.RATE_LIMIT_WAIT_SECONDS)
-    assert (waited.count, waited.sum) == (1, 12)
+    assert (waited.count, waited.sum) == (1, 7)
     outcomes = {dims["outcome"]: point.count for dims, point in telemetry.points(m.HANDLER_DURATION)}
     assert outcomes == {"ok": 4, "rate_limited": 1}
     [(_, latency)] = [

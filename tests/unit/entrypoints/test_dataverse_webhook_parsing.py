@@ -1,4 +1,4 @@
-"""Parsing and routing of Dataverse webhook bodies (issue 2, SPEC I2/X1/X2 routing)."""
+"""Parsing and routing of Dataverse webhook bodies (issue 2, SPEC I2/X1/X2 routing; C1 defaults)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from connector.bootstrap import xero_details_table
-from connector.domain.messages import InvoiceCancelMessage, InvoiceSyncMessage
+from connector.bootstrap import connection_table, xero_details_table
+from connector.domain.messages import ConnectionDefaultMessage, InvoiceCancelMessage, InvoiceSyncMessage
 from connector.domain.routing import (
+    ConnectionTable,
     IgnoredEvent,
     MalformedWebhookError,
     RoutedEvent,
@@ -72,7 +73,7 @@ def test_x1_setstate_to_canceled_goes_to_cancel(message_name: str) -> None:
     result = route(payloads.invoice_setstate_cancel(message_name))
     assert isinstance(result, RoutedEvent)
     assert result.queue == "cancel"
-    assert result.message.invoice_id == UUID(payloads.INVOICE_ID)
+    assert result.subject == ("invoice", UUID(payloads.INVOICE_ID))
     assert result.message.message_name == message_name
 
 
@@ -129,7 +130,7 @@ def test_size_exceeded_falls_back_to_primary_entity_id() -> None:
     result = route(payloads.size_exceeded(), {"x-ms-dynamics-msg-size-exceeded": "true"})
     assert isinstance(result, RoutedEvent)
     assert result.queue == "sync"
-    assert result.message.invoice_id == UUID(payloads.INVOICE_ID)
+    assert result.subject == ("invoice", UUID(payloads.INVOICE_ID))
 
 
 def test_size_exceeded_delete_is_still_a_delete() -> None:
@@ -219,10 +220,104 @@ def test_i10_export_status_back_to_no_syncs_the_invoice_at_once() -> None:
     result = route_webhook(payloads.encode(details_update(100000000)), {}, NOW, DETAILS)
     assert isinstance(result, RoutedEvent)
     assert result.queue == "sync"
-    assert result.message.invoice_id == UUID(payloads.INVOICE_ID)
+    assert result.subject == ("invoice", UUID(payloads.INVOICE_ID))
     assert result.message.message_name == "ExportStatusChanged"
 
 
 def test_i10_export_status_set_to_failed_needs_nothing() -> None:
     result = route_webhook(payloads.encode(details_update(100000002)), {}, NOW, DETAILS)
     assert result == IgnoredEvent("export status change needs no sync")
+
+
+# --- C1: "Is default" set on a connection in Dynamics --------------------------------------------
+
+
+def route_connection(body: dict[str, object], own_user: str = CONNECTOR_USER) -> RoutedEvent | IgnoredEvent:
+    """Routed as the entrypoint does: with the connection table, knowing the connector's own user."""
+    change = read_change(payloads.encode(body), {}, NOW)
+    return route_change(change, xero_details_table("xc"), UUID(own_user), connection_table("xc"))
+
+
+def test_the_routed_connection_table_is_the_provisioned_one() -> None:
+    assert connection_table("xc") == ConnectionTable(payloads.CONNECTION_TABLE, payloads.IS_DEFAULT)
+
+
+def test_c1_is_default_ticked_in_dynamics_asks_for_the_others_to_be_cleared() -> None:
+    result = route_connection(payloads.connection_update(is_default=True))
+    assert isinstance(result, RoutedEvent)
+    assert result.queue == "connection" and result.delay_seconds is None
+    assert result.subject == ("connection", UUID(payloads.CONNECTION_ID))
+    assert result.message == ConnectionDefaultMessage(
+        connection_id=UUID(payloads.CONNECTION_ID),
+        organization=payloads.ORG,
+        message_name="Update",
+        correlation_id=payloads.CORRELATION_ID,
+        event_time=datetime(2025, 11, 21, 4, 40, tzinfo=UTC),  # OperationCreatedOn
+    )
+
+
+def test_c1_a_connection_made_default_as_it_is_created_in_dynamics_is_routed_too() -> None:
+    result = route_connection(payloads.connection_create(is_default=True))
+    assert isinstance(result, RoutedEvent)
+    assert isinstance(result.message, ConnectionDefaultMessage)
+    assert (result.message.connection_id, result.message.message_name) == (
+        UUID(payloads.CONNECTION_ID),
+        "Create",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (payloads.connection_update(is_default=False), "xc_isdefault is not set: nothing to clear"),
+        (payloads.connection_create(is_default=False), "xc_isdefault is not set: nothing to clear"),
+        (
+            payloads.connection_update(changed={"xc_timezone": "Pacific/Auckland"}),
+            "xc_isdefault did not change",
+        ),
+        (
+            payloads.connection_update(post_image=False),
+            "Update of xc_xeroconnection without xc_isdefault in its post image",
+        ),
+        (
+            payloads.context(
+                "Delete",
+                {"Target": payloads.entity_reference(payloads.CONNECTION_TABLE, payloads.CONNECTION_ID)},
+                entity_name=payloads.CONNECTION_TABLE,
+                primary_id=payloads.CONNECTION_ID,
+            ),
+            "Delete of xc_xeroconnection is not handled",
+        ),
+    ],
+    ids=["cleared", "created-not-default", "other-columns", "no-post-image", "delete"],
+)
+def test_c1_connection_changes_that_set_no_default_are_ignored(body: dict[str, object], reason: str) -> None:
+    assert route_connection(body) == IgnoredEvent(reason)
+
+
+@pytest.mark.parametrize(
+    "body", [payloads.connection_update(), payloads.connection_create()], ids=["update", "create"]
+)
+def test_c1_the_connectors_own_default_needs_no_message(body: dict[str, object]) -> None:
+    # The console and the CLI clear the others in the same change set as they set the default.
+    routed = route_connection({**body, "InitiatingUserId": CONNECTOR_USER}, own_user=CONNECTOR_USER)
+    assert routed == IgnoredEvent("the connector's own change")
+
+
+def test_c1_a_connection_change_without_an_id_is_malformed() -> None:
+    body = payloads.connection_update()
+    body["PrimaryEntityId"] = ""
+    body["InputParameters"] = []
+    with pytest.raises(MalformedWebhookError, match="no connection id"):
+        route_connection(body)
+
+
+def test_without_the_connection_table_connection_changes_are_not_handled() -> None:
+    assert route(payloads.connection_update()) == IgnoredEvent("entity 'xc_xeroconnection' is not handled")
+
+
+def test_the_registered_post_image_wins_over_the_async_steps_own_image() -> None:
+    body = payloads.connection_update()
+    body["PostEntityImages"] = list(reversed(body["PostEntityImages"]))
+    change = read_change(payloads.encode(body), {}, NOW)
+    assert change.post_image == {payloads.IS_DEFAULT: True}
