@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
@@ -132,14 +132,14 @@ def xero_limits(settings: Settings) -> RateLimits:
 def paced_dataverse(settings: Settings) -> ConnectionCachingDataverseClient:
     """The Dataverse adapter, every request drawn from the environment's shared protection budget."""
     from connector.adapters.dataverse.auth import credential_from_settings
-    from connector.adapters.dataverse.budget import DATAVERSE_LIMITS, dataverse_budget
+    from connector.adapters.dataverse.budget import dataverse_budget, paced_limits
     from connector.adapters.dataverse.cache import ConnectionCachingDataverseClient
     from connector.adapters.storage.blob import blob_service_from_settings
 
     client = ConnectionCachingDataverseClient(
         settings.dataverse_url, credential_from_settings(settings), prefix=settings.dataverse_publisher_prefix
     )
-    limits = replace(DATAVERSE_LIMITS, window_seconds=settings.dataverse_rate_limit_window_seconds)
+    limits = paced_limits(settings.dataverse_rate_limit_window_seconds)
     client.transport.budget = dataverse_budget(
         blob_service_from_settings(settings), settings.dataverse_url, limits
     )

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from azure.storage.blob import BlobServiceClient
 
 from connector.adapters.dataverse.auth import StaticTokenCredential
 from connector.adapters.dataverse.batch import ChangeOperation
-from connector.adapters.dataverse.budget import DATAVERSE_LIMITS, DataverseBudget, budget_key
+from connector.adapters.dataverse.budget import DATAVERSE_LIMITS, DataverseBudget, budget_key, paced_limits
 from connector.adapters.dataverse.client import DataverseClient
 from connector.adapters.dataverse.http import DataverseTransport
 from connector.adapters.storage.rate_limit import BlobLimiterBackend, LimiterBackend, RateLimiter, RateLimits
@@ -54,6 +55,18 @@ def test_o3_two_instances_stay_within_6000_per_5_minutes_and_52_at_once() -> Non
     assert backend.round_trips / 7000 < 0.1
     # One-second buckets keep a full window's state small enough for one cheap blob.
     assert len(backend.state("tenant").model_dump_json()) < 16_000
+
+
+def test_o3_paced_in_slices_a_backlog_never_waits_minutes_and_stays_within_6000_per_5_minutes() -> None:
+    clock = FakeClock()
+    timers = Timers(clock)
+    backend = MemoryLimiterBackend()
+    pair = [limiter_on(backend, clock, timers, paced_limits(), name) for name in ("first", "second")]
+    outcome = run(pair, 40, 9000, clock, timers, step=0.1, duration=(0.05, 0.6), seed=3)
+    assert outcome.most_in_any_window(300.0) <= 6000
+    starts = sorted(outcome.starts)
+    assert max(b - a for a, b in pairwise(starts)) <= 21  # never a minutes-long pause
+    assert outcome.elapsed > 300 + 60  # 9,000 requests need more than one window
 
 
 @pytest.fixture(scope="module")
