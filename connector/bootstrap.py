@@ -187,6 +187,7 @@ def _sync_dependencies(
     xero_for: Callable[[ConnectionSettings], XeroClient],
 ) -> SyncDependencies:
     from connector.services.item_cache import ItemCache
+    from connector.services.sweep_requests import SweepRequests
     from connector.services.sync_attempt import SyncDependencies
     from connector.telemetry.queues import TraceContextQueues
 
@@ -197,10 +198,10 @@ def _sync_dependencies(
         queues=traced,
         cancel_queue=settings.invoice_cancel_queue,
         sync_queue=settings.invoice_sync_queue,
-        sweep_queue=settings.sync_poll_queue,
         org_url=settings.dataverse_url.rstrip("/"),
         clock=utc_now,
         items=ItemCache(),
+        sweeps=SweepRequests(traced, settings.sync_poll_queue, utc_now),
     )
     return sync_deps
 
@@ -271,6 +272,7 @@ def _handlers(
         clock=utc_now,
         balances=balance_deps,
         credit_notes=apply_credit_note_event,
+        sweeps=sync_deps.sweeps,
     )
     handlers: dict[type, MessageHandler] = {
         InvoiceSyncMessage: partial(sync_invoice, deps=sync_deps),

@@ -73,6 +73,8 @@ class SweepMessage(_Message):
     scheduled_for: datetime
     connection_id: UUID | None = None
     correlation_id: str
+    # Asked for by Xero events left to reconcile: pull Xero's changes now, whatever the interval.
+    reconcile_now: bool = False
 
 
 class ReferenceDataSyncMessage(_Message):

@@ -28,10 +28,11 @@ from connector.domain.messages import XeroEventMessage
 from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
-from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError
+from connector.errors import ConcurrencyConflictError, NotFoundError, RateLimitedError, RetryableError
 from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
+from connector.services.sweep_requests import HAND_OFF_SECONDS, SweepRequests
 from connector.services.xero_reads import InvoiceReads
 from connector.telemetry import get_logger, log_step
 
@@ -46,6 +47,7 @@ class EventResult(StrEnum):
     UNCHANGED = "unchanged"  # a tracked invoice, but nothing new (duplicate or replayed event)
     BALANCES_REFRESHED = "balances_refreshed"  # contact or credit-note-only event
     IGNORED = "ignored"  # B5: not ours, or a category we do not handle
+    LEFT_FOR_RECONCILE = "left_for_reconcile"  # the budget is used up: reconcile pulls it when it is back
 
 
 CreditNoteEvents = Callable[
@@ -62,6 +64,7 @@ class BackSyncDependencies:
     balances: BalanceDependencies | None = None  # None: balances refreshed at once, after each change
     # Events of credit notes raised in Dynamics (services/sync_credit_note.py), wired by bootstrap.
     credit_notes: CreditNoteEvents | None = None
+    sweeps: SweepRequests | None = None  # None: an event waiting for the budget is retried on its own
 
 
 def _balances(deps: BackSyncDependencies) -> BalanceDependencies:
@@ -131,17 +134,17 @@ def is_own_write(details: XeroDetails, message: XeroEventMessage) -> bool:
     return written - timedelta(seconds=5) <= happened <= written + OWN_WRITE_ECHO
 
 
-def _ignored(message: XeroEventMessage, why: str) -> EventResult:
+def _ignored(message: XeroEventMessage, why: str, result: EventResult = EventResult.IGNORED) -> EventResult:
     log_step(
         logger,
-        "xero_event.ignored",
-        logging.DEBUG,
+        f"xero_event.{result.value}",
+        logging.DEBUG if result == EventResult.IGNORED else logging.INFO,
         category=message.event_category,
         resource_id=message.resource_id,
         reason=why,
         correlation_id=message.correlation_id,
     )
-    return EventResult.IGNORED
+    return result
 
 
 async def _reread_and_apply(
@@ -160,6 +163,15 @@ async def _reread_and_apply(
         return await apply_invoice_update(read_xero, tracked, connection, deps, message.correlation_id)
     except NotFoundError:
         return _ignored(message, "invoice no longer in Xero")
+    except RateLimitedError as exc:
+        if deps.sweeps is None or exc.retry_after < HAND_OFF_SECONDS:
+            raise
+        # Nothing was written (an event's writes are one change set, after every read). Reconcile pulls
+        # Xero's changes 100 invoices a call, where events one at a time would spend one call each.
+        await deps.sweeps.ask(
+            connection.id, exc.retry_after, reconcile=True, correlation_id=message.correlation_id
+        )
+        return _ignored(message, "left to reconcile until the budget is back", EventResult.LEFT_FOR_RECONCILE)
 
 
 async def apply_invoice_update(

@@ -54,9 +54,14 @@ class ReconcileReport:
 
 
 async def reconcile(
-    connection: ConnectionSettings, deps: ReconcileDependencies, *, correlation_id: str = "reconcile"
+    connection: ConnectionSettings,
+    deps: ReconcileDependencies,
+    *,
+    force: bool = False,
+    correlation_id: str = "reconcile",
 ) -> ReconcileReport:
-    """Pull invoices changed since the connection's watermark and apply them; then advance it."""
+    """Pull invoices changed since the connection's watermark and apply them; then advance it. `force`:
+    whatever the interval (Xero events were left to it)."""
     started = deps.clock()
     stored = await deps.watermarks.get(connection.id)
     since = stored if stored is not None else started - deps.first_lookback
@@ -64,7 +69,7 @@ async def reconcile(
         log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
     await upkeep(connection, deps, correlation_id=correlation_id)  # B2 as days pass, I8 retries: each run
-    if stored is not None and started - (stored + deps.overlap) < deps.min_interval:
+    if not force and stored is not None and started - (stored + deps.overlap) < deps.min_interval:
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
 
     clock_start = time.monotonic()

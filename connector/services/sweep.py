@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Protocol
 from uuid import UUID
 
 from connector.domain.connection_rules import settings_problems
@@ -31,6 +32,12 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.sweep")
 
 Reconcile = Callable[[ConnectionSettings], Awaitable[object]]
+
+
+class ReconcileRun(Protocol):
+    def __call__(self, connection: ConnectionSettings, *, force: bool = False) -> Awaitable[object]: ...
+
+
 # New invoices are looked at for this long; older ones without Xero details are the backfill's job.
 MISSED_INVOICE_WINDOW = timedelta(days=2)
 # The length of the connection's settings-problem column (adapters/dataverse/schema.py).
@@ -41,7 +48,7 @@ SETTINGS_PROBLEM_MAX_LENGTH = 1000
 class SweepDependencies:
     dataverse: DataverseSweepPort
     sync: SyncDependencies
-    reconcile: Reconcile | None = None
+    reconcile: ReconcileRun | None = None
     leases: Leases | None = None  # None: a single instance (tests, tools)
     balances: Reconcile | None = None  # refreshes the balances that changed since the last sweep
     # Reference data for a connection swept on its own (just connected, reconnected, or "sync now").
@@ -74,7 +81,7 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             work = partial(_sweep, connection, message, deps)
             totals.update(await _once(deps, f"sweep-{connection.id}", work))
             if deps.reconcile is not None:
-                await deps.reconcile(connection)
+                await deps.reconcile(connection, force=message.reconcile_now)
             if deps.balances is not None:
                 await deps.balances(connection)
         except AuthorisationError:

@@ -35,6 +35,7 @@ from connector.ports import (
     XeroPort,
 )
 from connector.services.item_cache import ItemCache
+from connector.services.sweep_requests import SweepRequests
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sync_attempt")
@@ -66,9 +67,7 @@ class SyncDependencies:
     clock: Clock
     items: ItemCache = field(default_factory=ItemCache)
     sync_queue: str = "invoice-sync"
-    sweep_queue: str = "sync-poll"
-    # When this process last asked for a sweep for invoices it left to the sweep, by connection.
-    sweeps_asked: dict[UUID, datetime] = field(default_factory=dict)
+    sweeps: SweepRequests | None = None  # None: a create waiting for the budget is retried on its own
     # Dynamics customer → Xero ContactID found or created by this process (also remembered on the record;
     # this spares the invoices that were read before that write a second lookup).
     contact_ids: dict[UUID, str] = field(default_factory=dict)

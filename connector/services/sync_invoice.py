@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from datetime import timedelta
 
 from connector.domain.dynamics import (
     ExportStatus,
 )
-from connector.domain.messages import InvoiceSyncMessage, SweepMessage
+from connector.domain.messages import InvoiceSyncMessage
 from connector.domain.sync import history
 from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
@@ -29,6 +27,7 @@ from connector.services.claims import (
 )
 from connector.services.connection_health import connection_lost
 from connector.services.prepare import prepare
+from connector.services.sweep_requests import HAND_OFF_SECONDS
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_credit_note import sync_credit_note
 from connector.services.update_invoice import update_invoice
@@ -36,10 +35,6 @@ from connector.services.write_back import fail, write_back
 from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sync_invoice")
-
-# A create that must wait at least this long for the budget is left to the sweep's batches.
-HAND_OFF_SECONDS = 10.0
-SWEEP_ASKED_EVERY = timedelta(minutes=1)
 
 
 async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncResult:
@@ -82,12 +77,14 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
     except RateLimitedError as exc:
         attempt.sending = False  # Xero's 429, or our budget refusing the call: nothing reached Xero
         await release(attempt)
-        if exc.retry_after < HAND_OFF_SECONDS:
+        sweeps = attempt.deps.sweeps
+        if sweeps is None or exc.retry_after < HAND_OFF_SECONDS:
             raise
-        # One create per invoice cannot keep up once the budget is used up; the sweep finds every
-        # invoice still waiting (export status "No") and sends 50 per call.
+        # The sweep finds every invoice still waiting (export status "No") and sends 50 per call.
         log_step(logger, "sync.left_for_sweep", invoice_id=attempt.invoice.id, reason=str(exc))
-        await _sweep_when_the_budget_is_back(attempt, exc.retry_after)
+        await sweeps.ask(
+            attempt.connection.id, exc.retry_after, reconcile=False, correlation_id=attempt.ctx.correlation_id
+        )
         return SyncResult.LEFT_FOR_SWEEP
     except BaseException:
         await release(attempt)
@@ -96,23 +93,6 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
         return SyncResult.FAILED
     await write_back(attempt, created, SyncResult.CREATED)
     return SyncResult.CREATED
-
-
-async def _sweep_when_the_budget_is_back(attempt: SyncAttempt, wait: float) -> None:
-    """A sweep as soon as the budget allows, so what was left to it goes in seconds, not at the next
-    timer tick; asked at most once a minute per connection by this process (one sweep runs at a time)."""
-    deps, connection_id = attempt.deps, attempt.connection.id
-    asked = deps.sweeps_asked.get(connection_id)
-    if asked is not None and attempt.now - asked < SWEEP_ASKED_EVERY:
-        return
-    deps.sweeps_asked[connection_id] = attempt.now
-    message = SweepMessage(scheduled_for=attempt.now, correlation_id=attempt.ctx.correlation_id)
-    try:
-        await asyncio.to_thread(
-            deps.queues.send, deps.sweep_queue, message.model_dump_json(), visibility_timeout=math.ceil(wait)
-        )
-    except Exception as exc:  # the timer's sweep finds them anyway
-        log_step(logger, "sync.sweep_request_failed", logging.WARNING, error=type(exc).__name__)
 
 
 async def _send(attempt: SyncAttempt, draft: XeroInvoiceDraft, create: PendingCreate) -> XeroInvoice | None:

@@ -23,6 +23,7 @@ from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.entrypoints.queue_processing import process_queue_message
 from connector.services.item_cache import ItemCache
 from connector.services.sweep import SweepDependencies, sweep
+from connector.services.sweep_requests import SweepRequests
 from connector.services.sync_attempt import SyncDependencies
 from connector.services.sync_invoice import sync_gave_up, sync_invoice
 from connector.settings import get_settings
@@ -95,6 +96,7 @@ def make_journey() -> Journey:
         org_url=f.ORG_URL,
         clock=lambda: datetime.now(UTC),
         items=ItemCache(),
+        sweeps=SweepRequests(TraceContextQueues(queues), "sync-poll", lambda: datetime.now(UTC)),
     )
     app = App(
         settings=get_settings(),

@@ -117,3 +117,46 @@ async def test_b4_reconcile_skips_what_webhooks_applied_and_runs_at_most_once_an
     world.xero.pay(s.xero_invoice.invoice_id, Decimal("115.00"))
     assert (await reconcile(world.connection, deps)).paid == 1
     assert world.dataverse.invoices[f.INVOICE_ID].state == InvoiceState.PAID
+
+
+async def test_b4_an_event_that_would_wait_for_the_budget_is_left_to_reconcile_which_runs_at_once() -> None:
+    from connector.errors import RateLimitedError
+    from connector.services.sweep_requests import SweepRequests
+    from tests.fakes.queues import FakeQueueSender
+
+    s = setup()
+    world, watermarks, queues = s.world, MemoryWatermarkStore(), FakeQueueSender()
+    s.deps.sweeps = SweepRequests(queues, "sync-poll", world.now)
+    world.xero.pay(s.xero_invoice.invoice_id, s.xero_invoice.amount_due)
+    world.xero.fail_next["get_invoices_by_ids"] = RateLimitedError("Xero call budget is used up for now", 40)
+    assert await apply_xero_event(event(s.xero_invoice.invoice_id), s.deps) == EventResult.LEFT_FOR_RECONCILE
+    assert world.dataverse.writes == []  # nothing half-applied
+    [asked] = [m for m in queues.sent if m.queue == "sync-poll"]
+    assert '"reconcile_now":true' in asked.body and asked.visibility_timeout == 40
+
+    deps = ReconcileDependencies(
+        dataverse=world.dataverse,
+        xero_for=world.xero_for,
+        clock=world.now,
+        watermarks=watermarks,
+        min_interval=timedelta(minutes=55),
+    )
+    await watermarks.set(world.connection.id, NOW - timedelta(minutes=10))  # reconciled 10 minutes ago
+    assert (await reconcile(world.connection, deps)).watermark is None  # too soon for the timer's
+    report = await reconcile(world.connection, deps, force=True)  # the one asked for
+    assert report.paid == 1
+    assert world.dataverse.invoices[f.INVOICE_ID].state == InvoiceState.PAID
+
+
+async def test_b4_a_short_wait_for_the_budget_is_retried_by_the_event_itself() -> None:
+    import pytest
+
+    from connector.errors import RateLimitedError
+    from connector.services.sweep_requests import SweepRequests
+    from tests.fakes.queues import FakeQueueSender
+
+    s = setup()
+    s.deps.sweeps = SweepRequests(FakeQueueSender(), "sync-poll", s.world.now)
+    s.world.xero.fail_next["get_invoices_by_ids"] = RateLimitedError("Xero: 5 calls at once", 1)
+    with pytest.raises(RateLimitedError):
+        await apply_xero_event(event(s.xero_invoice.invoice_id), s.deps)

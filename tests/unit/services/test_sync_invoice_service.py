@@ -16,6 +16,7 @@ from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
 from connector.errors import AuthorisationError, ClaimedElsewhereError, RetryableError, XeroValidationError
 from connector.services.connection_health import reconnected
 from connector.services.item_cache import ItemCache
+from connector.services.sweep_requests import SweepRequests
 from connector.services.sync_invoice import SyncDependencies, SyncResult, sync_gave_up, sync_invoice
 from tests import factories as f
 from tests.fakes.dataverse import FakeDataverse
@@ -47,6 +48,7 @@ def make_world(connection: ConnectionSettings | None = None) -> World:
         org_url=f.ORG_URL,
         clock=lambda: clock[0],
         items=ItemCache(),
+        sweeps=SweepRequests(queues, "sync-poll", lambda: clock[0]),
     )
     return World(dataverse, xero, queues, deps, clock)
 
