@@ -35,6 +35,7 @@ from connector.ports import (
     XeroPort,
 )
 from connector.services.item_cache import ItemCache
+from connector.services.recently_synced import RecentlySynced
 from connector.services.sweep_requests import SweepRequests
 from connector.telemetry import get_logger, log_step
 
@@ -68,6 +69,7 @@ class SyncDependencies:
     items: ItemCache = field(default_factory=ItemCache)
     sync_queue: str = "invoice-sync"
     sweeps: SweepRequests | None = None  # None: a create waiting for the budget is retried on its own
+    recently_synced: RecentlySynced = field(default_factory=RecentlySynced)
     # Dynamics customer → Xero ContactID found or created by this process (also remembered on the record;
     # this spares the invoices that were read before that write a second lookup).
     contact_ids: dict[UUID, str] = field(default_factory=dict)
@@ -152,6 +154,8 @@ async def load_attempt(
     eligibility = check_eligibility(invoice, details, connection, today)
     if not eligibility.eligible:
         # Not an attempt: most updates of a synced invoice land here. Logged, not written to history.
+        if details.export_status == ExportStatus.YES:
+            deps.recently_synced.note(invoice.id, invoice.modified_on)
         log_step(logger, "sync.not_eligible", invoice_id=invoice.id, reason=eligibility.reason)
         return SyncResult.NOT_ELIGIBLE
     return attempt

@@ -39,6 +39,11 @@ logger = get_logger("services.sync_invoice")
 
 async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> SyncResult:
     """Re-read the invoice, check it, claim it, send it, write back. Safe to run any number of times."""
+    if deps.recently_synced.covers(message):
+        log_step(
+            logger, "sync.already_seen", invoice_id=message.invoice_id, message_name=message.message_name
+        )
+        return SyncResult.NOT_ELIGIBLE
     loaded = await load_attempt(message, deps)
     if isinstance(loaded, SyncResult):
         return loaded
@@ -46,7 +51,10 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
         return await sync_credit_note(loaded)
     if loaded.details.export_status == ExportStatus.READY_TO_UPDATE:
         return await update_invoice(loaded)
-    return await _create(loaded)
+    result = await _create(loaded)
+    if result in (SyncResult.CREATED, SyncResult.ADOPTED):
+        deps.recently_synced.note(loaded.invoice.id, loaded.invoice.modified_on)
+    return result
 
 
 async def _create(attempt: SyncAttempt) -> SyncResult:
