@@ -59,7 +59,11 @@ class QueueListener:
         while not stop.is_set():
             received = 0
             if len(self._in_flight) <= self.options.new_batch_threshold:
-                messages = await asyncio.to_thread(self._receive)
+                try:
+                    messages = await asyncio.to_thread(self._receive)
+                except Exception:  # as the Functions host does: a failed poll is logged and tried again
+                    logger.warning("polling %r failed; trying again", self.queue_name, exc_info=True)
+                    messages = []
                 received = len(messages)
                 for message in messages:
                     task = asyncio.create_task(self._process(message))
