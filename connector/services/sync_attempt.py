@@ -155,7 +155,7 @@ async def load_attempt(
     if not eligibility.eligible:
         # Not an attempt: most updates of a synced invoice land here. Logged, not written to history.
         if details.export_status == ExportStatus.YES:
-            deps.recently_synced.note(invoice.id, invoice.modified_on)
+            deps.recently_synced.note(invoice.id)
         log_step(logger, "sync.not_eligible", invoice_id=invoice.id, reason=eligibility.reason)
         return SyncResult.NOT_ELIGIBLE
     return attempt

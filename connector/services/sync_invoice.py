@@ -53,7 +53,7 @@ async def sync_invoice(message: InvoiceSyncMessage, deps: SyncDependencies) -> S
         return await update_invoice(loaded)
     result = await _create(loaded)
     if result in (SyncResult.CREATED, SyncResult.ADOPTED):
-        deps.recently_synced.note(loaded.invoice.id, loaded.invoice.modified_on)
+        deps.recently_synced.note(loaded.invoice.id)
     return result
 
 
