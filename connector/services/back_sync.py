@@ -32,7 +32,7 @@ from connector.errors import ConcurrencyConflictError, NotFoundError, RateLimite
 from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
-from connector.services.sweep_requests import HAND_OFF_SECONDS, SweepRequests
+from connector.services.sweep_requests import SweepRequests
 from connector.services.xero_reads import InvoiceReads
 from connector.telemetry import get_logger, log_step
 
@@ -164,13 +164,13 @@ async def _reread_and_apply(
     except NotFoundError:
         return _ignored(message, "invoice no longer in Xero")
     except RateLimitedError as exc:
-        if deps.sweeps is None or exc.retry_after < HAND_OFF_SECONDS:
-            raise
         # Nothing was written (an event's writes are one change set, after every read). Reconcile pulls
         # Xero's changes 100 invoices a call, where events one at a time would spend one call each.
-        await deps.sweeps.ask(
-            connection.id, exc.retry_after, reconcile=True, correlation_id=message.correlation_id
-        )
+        sweeps, correlation_id = deps.sweeps, message.correlation_id
+        if sweeps is None or not await sweeps.hand_off(
+            exc, connection.id, reconcile=True, correlation_id=correlation_id
+        ):
+            raise
         return _ignored(message, "left to reconcile until the budget is back", EventResult.LEFT_FOR_RECONCILE)
 
 

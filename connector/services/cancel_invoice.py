@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -300,13 +301,7 @@ class _Cancel:
             # Recorded at once: from here on a replay sees it on Xero details and never makes another.
             await self.claim.write(recorded)
             return await self._allocate(xero_invoice, note, decision)
-        entry = history.credit_note_needs_allocation(
-            self.ctx,
-            credit_note_number=note.credit_note_number,
-            invoice_number=self._number(xero_invoice),
-            amount=decision.credit_amount or xero_invoice.total,
-            currency_code=xero_invoice.currency_code or self.invoice.currency_code,
-        )
+        entry = self._credit_entry(history.credit_note_needs_allocation, xero_invoice, note, decision)
         await self.claim.finish(recorded, [entry])
         return CancelResult.CREDITED_UNALLOCATED
 
@@ -331,15 +326,25 @@ class _Cancel:
             "amount_credited": xero_invoice.amount_credited + amount,
             "last_xero_write": self.now,
         }
-        entry = history.credit_note_allocated(
+        entry = self._credit_entry(history.credit_note_allocated, xero_invoice, note, decision)
+        await self.claim.finish(changes, [entry])
+        return CancelResult.CREDITED_AND_ALLOCATED
+
+    def _credit_entry(
+        self,
+        entry_for: Callable[..., SyncHistoryEntry],
+        xero_invoice: XeroInvoice,
+        note: XeroCreditNote,
+        decision: CancelDecision,
+    ) -> SyncHistoryEntry:
+        """The sync history of a cancellation's credit note, allocated or left to allocate by hand."""
+        return entry_for(
             self.ctx,
             credit_note_number=note.credit_note_number,
             invoice_number=self._number(xero_invoice),
             amount=decision.credit_amount or xero_invoice.total,
             currency_code=xero_invoice.currency_code or self.invoice.currency_code,
         )
-        await self.claim.finish(changes, [entry])
-        return CancelResult.CREDITED_AND_ALLOCATED
 
     async def _earlier_credit_note(self, reference: str | None) -> XeroCreditNote | None:
         """A credit note an earlier attempt created but did not record (it stopped in between)."""

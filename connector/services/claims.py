@@ -13,7 +13,7 @@ from uuid import UUID
 from connector.domain.sync.header import dynamics_record_url
 from connector.domain.sync.pending_create import PendingCreate
 from connector.domain.xero_records import XeroInvoice
-from connector.errors import ClaimedElsewhereError, ConcurrencyConflictError
+from connector.errors import ClaimedElsewhereError, ConcurrencyConflictError, RateLimitedError
 from connector.ports import SyncWrite
 from connector.services.sync_attempt import CLAIM_SECONDS, SyncAttempt
 from connector.telemetry import get_logger, log_step
@@ -58,20 +58,22 @@ async def claim(attempt: SyncAttempt, create: PendingCreate | None = None) -> No
     attempt.marked_unprepared = create is not None and not create.prepared
 
 
-def _release_changes(attempt: SyncAttempt) -> dict[str, object]:
+def release_changes(attempt: SyncAttempt, cause: BaseException | None = None) -> dict[str, object]:
     """The claim given back. The pending-create record stays: only positive evidence clears it, and
-    this attempt's own unprepared record, with nothing sent, is such evidence."""
+    this attempt's own unprepared record is cleared when it sent nothing, or when what stopped it was
+    Xero's 429 or our budget refusing the call (nothing reached Xero)."""
     changes: dict[str, object] = {"claimed_until": None, "claimed_by": None}
-    if attempt.marked_unprepared and not attempt.sending:
+    sent = attempt.sending and not isinstance(cause, RateLimitedError)
+    if attempt.marked_unprepared and not sent:
         changes["pending_create"] = attempt.details.pending_create  # as it was before this attempt
     return changes
 
 
-async def release_all(attempts: Sequence[SyncAttempt]) -> None:
+async def release_all(attempts: Sequence[SyncAttempt], cause: BaseException | None = None) -> None:
     """Give many claims back in one round trip (a chunk of the sweep)."""
     if not attempts:
         return
-    writes = [SyncWrite(a.details.id, _release_changes(a), None, []) for a in attempts]
+    writes = [SyncWrite(a.details.id, release_changes(a, cause), None, []) for a in attempts]
     try:
         await attempts[0].deps.dataverse.commit_sync_results(writes)
     except Exception as exc:  # the claims expire by themselves; never hide the original error
@@ -80,10 +82,12 @@ async def release_all(attempts: Sequence[SyncAttempt]) -> None:
         )
 
 
-async def release(attempt: SyncAttempt) -> None:
-    """Give the claim back (see _release_changes)."""
+async def release(attempt: SyncAttempt, cause: BaseException | None = None) -> None:
+    """Give the claim back (see release_changes)."""
     try:
-        await attempt.deps.dataverse.update_xero_details(attempt.details.id, _release_changes(attempt), None)
+        await attempt.deps.dataverse.update_xero_details(
+            attempt.details.id, release_changes(attempt, cause), None
+        )
     except Exception as exc:  # the claim expires by itself; never hide the original error
         log_step(
             logger,

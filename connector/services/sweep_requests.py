@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from connector.domain.messages import SweepMessage
+from connector.errors import RateLimitedError
 from connector.ports import Clock, QueueSender
 from connector.telemetry import get_logger, log_step
 
@@ -29,6 +30,16 @@ class SweepRequests:
     queue: str
     clock: Clock
     asked: dict[tuple[UUID, bool], datetime] = field(default_factory=dict)  # this process's last asks
+
+    async def hand_off(
+        self, exc: RateLimitedError, connection_id: UUID, *, reconcile: bool = False, correlation_id: str
+    ) -> bool:
+        """Whether the work stopped by `exc` is left to a sweep (asked for when the budget is back); a
+        short wait (the concurrency cap, say) is not: the handler's message retries it."""
+        if exc.retry_after < HAND_OFF_SECONDS:
+            return False
+        await self.ask(connection_id, exc.retry_after, reconcile=reconcile, correlation_id=correlation_id)
+        return True
 
     async def ask(self, connection_id: UUID, wait: float, *, reconcile: bool, correlation_id: str) -> None:
         """A sweep of every connection in `wait` seconds; with `reconcile`, one that pulls Xero's changes

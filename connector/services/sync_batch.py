@@ -14,7 +14,7 @@ from uuid import UUID
 from connector.domain.sync import history
 from connector.domain.sync.pending_create import PendingCreate, batch_key
 from connector.domain.xero_records import XeroInvoice, XeroInvoiceDraft
-from connector.errors import ClaimedElsewhereError, RateLimitedError, XeroValidationError
+from connector.errors import ClaimedElsewhereError, XeroValidationError
 from connector.services.claims import (
     claim,
     claimed_elsewhere,
@@ -66,10 +66,7 @@ async def _sync_chunk(chunk: list[SyncAttempt]) -> list[SyncResult]:
         held = claimed
         created = await _create(ready) if ready else []
     except BaseException as exc:
-        if isinstance(exc, RateLimitedError):  # Xero's 429 or our budget: nothing reached Xero
-            for attempt in held:
-                attempt.sending = False
-        await release_all(held)  # pending creates stay: only positive evidence clears them
+        await release_all(held, exc)  # pending creates stay: only positive evidence clears them
         raise
     await write_back_all(adopted + [outcome for outcome in created if outcome.result == SyncResult.CREATED])
     return results + [o.result for o in adopted] + [o.result for o in created]

@@ -27,7 +27,6 @@ from connector.services.claims import (
 )
 from connector.services.connection_health import connection_lost
 from connector.services.prepare import prepare
-from connector.services.sweep_requests import HAND_OFF_SECONDS
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_credit_note import sync_credit_note
 from connector.services.update_invoice import update_invoice
@@ -83,19 +82,17 @@ async def _create(attempt: SyncAttempt) -> SyncResult:
         await connection_lost(attempt.deps.dataverse, attempt.connection, ctx=attempt.ctx)
         return SyncResult.WAITING_FOR_RECONNECT
     except RateLimitedError as exc:
-        attempt.sending = False  # Xero's 429, or our budget refusing the call: nothing reached Xero
-        await release(attempt)
-        sweeps = attempt.deps.sweeps
-        if sweeps is None or exc.retry_after < HAND_OFF_SECONDS:
-            raise
+        await release(attempt, exc)
         # The sweep finds every invoice still waiting (export status "No") and sends 50 per call.
+        sweeps, correlation_id = attempt.deps.sweeps, attempt.ctx.correlation_id
+        if sweeps is None or not await sweeps.hand_off(
+            exc, attempt.connection.id, correlation_id=correlation_id
+        ):
+            raise
         log_step(logger, "sync.left_for_sweep", invoice_id=attempt.invoice.id, reason=str(exc))
-        await sweeps.ask(
-            attempt.connection.id, exc.retry_after, reconcile=False, correlation_id=attempt.ctx.correlation_id
-        )
         return SyncResult.LEFT_FOR_SWEEP
-    except BaseException:
-        await release(attempt)
+    except BaseException as exc:
+        await release(attempt, exc)
         raise
     if created is None:
         return SyncResult.FAILED

@@ -16,6 +16,7 @@ from connector.domain.sync.lines import rounding_difference
 from connector.domain.sync.pending_create import refused_marker
 from connector.domain.xero_records import XeroInvoice
 from connector.ports import SyncWrite
+from connector.services.claims import release_changes
 from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.sync_attempt import SyncAttempt, SyncResult
 from connector.telemetry import get_logger, log_step
@@ -157,15 +158,9 @@ async def fail(attempt: SyncAttempt, entry: SyncHistoryEntry | None, *, create_r
     dataverse = attempt.deps.dataverse
     if entry is not None:
         await dataverse.add_sync_history(entry)
-    changes: dict[str, object] = {
-        "export_status": ExportStatus.FAILED,
-        "claimed_until": None,
-        "claimed_by": None,
-    }
+    changes: dict[str, object] = {"export_status": ExportStatus.FAILED, **release_changes(attempt)}
     if create_refused:
         changes["pending_create"] = refused_marker(attempt.details.pending_create)
-    elif attempt.marked_unprepared and not attempt.sending:
-        changes["pending_create"] = attempt.details.pending_create  # nothing was sent
     await dataverse.update_xero_details(attempt.details.id, changes, None)
     log_step(
         logger,
