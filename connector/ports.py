@@ -194,13 +194,16 @@ class DataverseXeroDetails(Protocol):
 
 
 class DataverseUpkeepQueries(Protocol):
-    """What keeps tracked invoices current as days pass (B2) and retries emails (I8)."""
+    """What keeps tracked invoices current as days pass (B2), retries emails (I8) and fills in links."""
 
     async def list_overdue_candidates(self, connection_id: UUID, today: date) -> list[XeroDetails]:
         """Authorised invoices of the connection with money due and the due date before `today`."""
 
     async def list_emails_pending(self, connection_id: UUID) -> list[XeroDetails]:
         """Invoices of the connection whose email failed on the way."""
+
+    async def list_missing_online_urls(self, connection_id: UUID, limit: int) -> list[XeroDetails]:
+        """Up to `limit` approved sales invoices of the connection whose online link is not known yet."""
 
 
 class DataverseHistory(Protocol):

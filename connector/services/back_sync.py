@@ -38,7 +38,7 @@ from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.apply_xero_event")
 
-_ONLINE_URL_STATUSES = frozenset({"AUTHORISED", "PAID"})  # Xero has no online invoice for drafts
+ONLINE_URL_STATUSES = ("AUTHORISED", "PAID")  # Xero has no online invoice for drafts
 
 
 class EventResult(StrEnum):
@@ -180,8 +180,11 @@ async def apply_invoice_update(
     connection: ConnectionSettings,
     deps: BackSyncDependencies,
     correlation_id: str,
+    *,
+    online_url: bool = True,
 ) -> EventResult:
     """B2/B3 for one tracked invoice, given what Xero says it is now (used by events and reconcile).
+    `online_url`: fetch a missing online link now (else upkeep fetches it when the budget allows).
 
     Every Dataverse write goes in one atomic change set, conditional on the Xero details' ETag: the
     details, the invoice's totals, history, and marking Paid last (Paid makes the invoice read-only).
@@ -199,7 +202,8 @@ async def apply_invoice_update(
         dynamics_state=invoice.state if invoice is not None else None,
     )
     changes: dict[str, object] = {name: getattr(decision.details, name) for name in decision.changed_fields}
-    changes.update(await _online_url(xero, details, xero_invoice))
+    if online_url:
+        changes.update(await _online_url(xero, details, xero_invoice))
     mark_paid = decision.mark_paid and invoice is not None
     totals = _changed_totals(invoice, xero_invoice) if invoice is not None else None
     entries: list[SyncHistoryEntry] = []
@@ -232,13 +236,20 @@ async def apply_invoice_update(
 
 
 async def _online_url(xero: XeroPort, details: XeroDetails, xero_invoice: XeroInvoice) -> dict[str, object]:
-    """The online invoice link, once Xero has one: approved sales invoices only (none for drafts or bills)."""
-    if details.online_invoice_url or xero_invoice.status not in _ONLINE_URL_STATUSES:
+    """The online invoice link, once Xero has one: approved sales invoices only (none for drafts or bills).
+    A link refused for the budget waits for upkeep: status and payments never wait for it."""
+    if not needs_online_url(details, xero_invoice.status, xero_invoice.type):
         return {}
-    if xero_invoice.type != "ACCREC":
+    try:
+        online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
+    except RateLimitedError:
+        log_step(logger, "online_url.deferred", invoice_id=details.invoice_id, reason="Xero budget")
         return {}
-    online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
     return {"online_invoice_url": online_url} if online_url else {}
+
+
+def needs_online_url(details: XeroDetails, status: str | None, invoice_type: str | None) -> bool:
+    return not details.online_invoice_url and status in ONLINE_URL_STATUSES and invoice_type == "ACCREC"
 
 
 def _done(

@@ -2,7 +2,9 @@
 
 Every modified invoice the connector tracks gets the same update as its webhook would have given it
 (`apply_invoice_update`), so running both, or either twice, is harmless. The connection's watermark
-moves on only after the whole pull succeeded.
+moves to the run's start after a whole pull; a pull cut short (a page limit, a spent budget, an error)
+moves it only to the last change applied, so the next run resumes there instead of paging again from
+the start.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from connector.domain.back_sync.rules import back_sync
-from connector.domain.dynamics import ConnectionSettings
+from connector.domain.dynamics import ConnectionSettings, TrackedInvoice
 from connector.domain.sync.eligibility import local_today
+from connector.domain.xero_records import XeroInvoice
 from connector.ports import WatermarkStore
 from connector.services.back_sync import BackSyncDependencies, EventResult, apply_invoice_update
 from connector.services.upkeep import upkeep
@@ -74,8 +77,14 @@ async def reconcile(
 
     clock_start = time.monotonic()
     report = ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
-    last_updated_at = await _pull(connection, deps, since, report, correlation_id)
-    watermark = _next_watermark(since, started - deps.overlap, last_updated_at, report.more)
+    progress = _Progress()
+    try:
+        await _pull(connection, deps, since, report, progress, correlation_id)
+    except BaseException:
+        if progress.applied_through is not None:
+            await deps.watermarks.set(connection.id, _resume_from(since, progress.applied_through))
+        raise
+    watermark = _next_watermark(since, started - deps.overlap, progress.applied_through, report.more)
     await deps.watermarks.set(connection.id, watermark)
     log_step(
         logger,
@@ -95,16 +104,21 @@ async def reconcile(
     return report
 
 
+@dataclass
+class _Progress:
+    applied_through: datetime | None = None  # the change time of the last invoice fully handled
+
+
 async def _pull(
     connection: ConnectionSettings,
     deps: ReconcileDependencies,
     since: datetime,
     report: ReconcileReport,
+    progress: _Progress,
     correlation_id: str,
-) -> datetime | None:
-    """Apply every tracked invoice Xero changed since `since`, page by page; the last change time seen."""
+) -> None:
+    """Apply every tracked invoice Xero changed since `since`, page by page, oldest change first."""
     xero = deps.xero_for(connection)
-    last_updated_at: datetime | None = None
     for page in range(1, deps.max_pages + 1):
         invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
         ids = [xero_invoice.invoice_id for xero_invoice in invoices]
@@ -112,25 +126,38 @@ async def _pull(
         today = local_today(deps.clock(), connection.time_zone)
         for xero_invoice in invoices:
             report.seen += 1
-            if xero_invoice.updated_at is not None:
-                last_updated_at = _aware(xero_invoice.updated_at)
             found = tracked.get(xero_invoice.invoice_id)
-            if found is None:
-                continue  # B5: not ours
-            report.tracked += 1
-            # Already applied (by its webhook): no write. A PAID one whose Dynamics invoice is still
-            # active is not: it must be marked Paid.
-            state = found.invoice.state if found.invoice is not None else None
-            decision = back_sync(found.details, xero_invoice, today=today, dynamics_state=state)
-            if not decision.changed_fields and not decision.mark_paid:
-                continue
-            result = await apply_invoice_update(xero_invoice, found, connection, deps, correlation_id)
-            report.updated += result in (EventResult.UPDATED, EventResult.PAID)
-            report.paid += result == EventResult.PAID
+            if found is not None:  # else B5: not ours
+                report.tracked += 1
+                await _apply(xero_invoice, found, connection, deps, report, today, correlation_id)
+            if xero_invoice.updated_at is not None:
+                progress.applied_through = _aware(xero_invoice.updated_at)
         if len(invoices) < PAGE_SIZE:
-            return last_updated_at
+            return
     report.more = True
-    return last_updated_at
+
+
+async def _apply(
+    xero_invoice: XeroInvoice,
+    found: TrackedInvoice,
+    connection: ConnectionSettings,
+    deps: ReconcileDependencies,
+    report: ReconcileReport,
+    today: date,
+    correlation_id: str,
+) -> None:
+    # Already applied (by its webhook): no write. A PAID one whose Dynamics invoice is still active is
+    # not: it must be marked Paid.
+    state = found.invoice.state if found.invoice is not None else None
+    decision = back_sync(found.details, xero_invoice, today=today, dynamics_state=state)
+    if not decision.changed_fields and not decision.mark_paid:
+        return
+    # The online link waits for upkeep: one call per invoice would hold up the pages behind it.
+    result = await apply_invoice_update(
+        xero_invoice, found, connection, deps, correlation_id, online_url=False
+    )
+    report.updated += result in (EventResult.UPDATED, EventResult.PAID)
+    report.paid += result == EventResult.PAID
 
 
 def _aware(at: datetime) -> datetime:
@@ -138,10 +165,16 @@ def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
+def _resume_from(since: datetime, applied_through: datetime) -> datetime:
+    """Where a cut-short pull resumes: a second before the last change applied, since the SDK sends the
+    watermark in whole seconds and other invoices may share that second; never backwards."""
+    return max(since, applied_through - timedelta(seconds=1))
+
+
 def _next_watermark(
     since: datetime, run_start: datetime, last_updated_at: datetime | None, more: bool
 ) -> datetime:
     """Never backwards. After a cut-short run, only up to the last change actually applied."""
     if more:
-        return max(since, last_updated_at) if last_updated_at is not None else since
+        return _resume_from(since, last_updated_at) if last_updated_at is not None else since
     return max(since, run_start)

@@ -3,11 +3,16 @@
 A backlog streams through in chunks: the ids are listed (one call per page), then each chunk of 50 is
 read in one call, claimed, sent and written back before the next is read, so memory stays flat and a
 budget that runs out stops the sweep with only that chunk to retry. Sent invoices leave the eligible
-list, so the next sweep resumes where this one stopped. One sweep per connection runs at a time.
+list, so the next sweep resumes where this one stopped.
+
+One sweep per connection runs at a time, its reconcile and balance refresh included: a second one
+finds the lease held and ends. A sweep stopped by the spent budget asks for one successor when the
+budget is back and ends too, so sweeps queued by the timer and by handlers never pile up retrying.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +26,7 @@ from connector.domain.connection_rules import settings_problems
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
-from connector.errors import AuthorisationError, NotFoundError
+from connector.errors import AuthorisationError, NotFoundError, RateLimitedError
 from connector.ports import DataverseConnections, DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
@@ -42,6 +47,8 @@ class ReconcileRun(Protocol):
 MISSED_INVOICE_WINDOW = timedelta(days=2)
 # The length of the connection's settings-problem column (adapters/dataverse/schema.py).
 SETTINGS_PROBLEM_MAX_LENGTH = 1000
+# A lease lapses a minute after its last renewal; the holder renews it this often while it works.
+LEASE_RENEW_SECONDS = 20.0
 
 
 @dataclass
@@ -64,10 +71,12 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
         log_step(logger, "sweep.connection_gone", logging.WARNING, connection_id=message.connection_id)
         return Counter()
     totals: Counter[str] = Counter()
+    spent: list[RateLimitedError] = []  # budgets that ran out, one per part of the sweep they stopped
     if message.connection_id is not None and deps.reference_data is not None:
         await _reference_data(connections[0], deps.reference_data)
     if message.connection_id is None:
-        totals.update(await _once(deps, "sweep-missed", partial(_sync_missed, message, deps)))
+        missed = _once(deps, "sweep-missed", partial(_sync_missed, message, deps))
+        totals.update(await _within_budget(missed, spent, deps))
     for connection in connections:
         problem = await _mark_settings_problem(deps.dataverse, connection)
         if connection.needs_reconnect:
@@ -78,16 +87,49 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
             log_step(logger, "sweep.misconfigured", logging.ERROR, connection=connection.name, reason=problem)
             continue
         try:
-            work = partial(_sweep, connection, message, deps)
-            totals.update(await _once(deps, f"sweep-{connection.id}", work))
-            if deps.reconcile is not None:
-                await deps.reconcile(connection, force=message.reconcile_now)
-            if deps.balances is not None:
-                await deps.balances(connection)
+            work = _once(deps, f"sweep-{connection.id}", partial(_connection, connection, message, deps))
+            totals.update(await _within_budget(work, spent, deps))
         except AuthorisationError:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
             await connection_lost(deps.sync.dataverse, connection)
+    if spent and deps.sync.sweeps is not None:
+        # Every sweep resumes where the last stopped: one successor, when the budget is back, instead of
+        # this message retrying beside the timer's.
+        wait = max(exc.retry_after for exc in spent)
+        log_step(logger, "sweep.budget_spent", logging.WARNING, retry_after=wait)
+        await deps.sync.sweeps.ask(
+            message.connection_id,
+            wait,
+            reconcile=message.reconcile_now,
+            correlation_id=message.correlation_id,
+            again=True,
+        )
     return totals
+
+
+async def _connection(
+    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
+) -> Counter[str]:
+    results = await _sweep(connection, message, deps)
+    if deps.reconcile is not None:
+        await deps.reconcile(connection, force=message.reconcile_now)
+    if deps.balances is not None:
+        await deps.balances(connection)
+    return results
+
+
+async def _within_budget(
+    work: Awaitable[Counter[str]], spent: list[RateLimitedError], deps: SweepDependencies
+) -> Counter[str]:
+    """The work's results; a budget that ran out stops only this part (another organisation's is its
+    own), and is noted in `spent`."""
+    try:
+        return await work
+    except RateLimitedError as exc:
+        if deps.sync.sweeps is None:
+            raise
+        spent.append(exc)
+        return Counter()
 
 
 def settings_problem(connection: ConnectionSettings) -> str | None:
@@ -123,19 +165,31 @@ async def _connections(message: SweepMessage, deps: SweepDependencies) -> list[C
 
 
 async def _once(
-    deps: SweepDependencies, name: str, work: Callable[[Lease | None], Awaitable[Counter[str]]]
+    deps: SweepDependencies, name: str, work: Callable[[], Awaitable[Counter[str]]]
 ) -> Counter[str]:
-    """Run `work` under the named lease; skip it while another instance holds it."""
+    """Run `work` under the named lease, renewed while it runs; skip it while another instance holds it."""
     if deps.leases is None:
-        return await work(None)
+        return await work()
     lease = await deps.leases.acquire(name)
     if lease is None:
         log_step(logger, "sweep.already_running", lease=name)
         return Counter()
+    renewing = asyncio.get_running_loop().create_task(_keep_renewed(lease, name))
     try:
-        return await work(lease)
+        return await work()
     finally:
+        renewing.cancel()
         await lease.release()
+
+
+async def _keep_renewed(lease: Lease, name: str) -> None:
+    while True:
+        await asyncio.sleep(LEASE_RENEW_SECONDS)
+        try:
+            await lease.renew()
+        except Exception as exc:  # lost: another instance may start the same work, which claims make safe
+            log_step(logger, "sweep.lease_lost", logging.WARNING, lease=name, error=type(exc).__name__)
+            return
 
 
 async def _load_chunk(
@@ -161,12 +215,10 @@ async def _load_chunk(
 
 
 async def _sync_chunks(
-    invoice_ids: Sequence[UUID], message: SweepMessage, deps: SweepDependencies, lease: Lease | None
+    invoice_ids: Sequence[UUID], message: SweepMessage, deps: SweepDependencies
 ) -> Counter[str]:
     results: Counter[str] = Counter()
     for start in range(0, len(invoice_ids), BATCH_SIZE):
-        if lease is not None:
-            await lease.renew()
         attempts, skipped = await _load_chunk(invoice_ids[start : start + BATCH_SIZE], message, deps)
         results.update(skipped)
         by_connection: dict[UUID, list[SyncAttempt]] = defaultdict(list)
@@ -179,20 +231,20 @@ async def _sync_chunks(
     return results
 
 
-async def _sync_missed(message: SweepMessage, deps: SweepDependencies, lease: Lease | None) -> Counter[str]:
+async def _sync_missed(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
     and send the eligible ones, per connection, in batches."""
     since = deps.sync.clock() - MISSED_INVOICE_WINDOW
     invoice_ids = await deps.dataverse.list_recent_invoice_ids_without_xero_details(since)
-    return await _sync_chunks(invoice_ids, message, deps, lease)
+    return await _sync_chunks(invoice_ids, message, deps)
 
 
 async def _sweep(
-    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies, lease: Lease | None
+    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
 ) -> Counter[str]:
     today = local_today(deps.sync.clock(), connection.time_zone)
     invoice_ids = await deps.dataverse.list_eligible_invoice_ids(connection.id, today)
-    results = await _sync_chunks(invoice_ids, message, deps, lease)
+    results = await _sync_chunks(invoice_ids, message, deps)
     log_step(
         logger,
         "sweep.connection_done",

@@ -29,7 +29,7 @@ class SweepRequests:
     queues: QueueSender
     queue: str
     clock: Clock
-    asked: dict[tuple[UUID, bool], datetime] = field(default_factory=dict)  # this process's last asks
+    asked: dict[tuple[UUID | None, bool], datetime] = field(default_factory=dict)  # this process's asks
 
     async def hand_off(
         self, exc: RateLimitedError, connection_id: UUID, *, reconcile: bool = False, correlation_id: str
@@ -41,12 +41,21 @@ class SweepRequests:
         await self.ask(connection_id, exc.retry_after, reconcile=reconcile, correlation_id=correlation_id)
         return True
 
-    async def ask(self, connection_id: UUID, wait: float, *, reconcile: bool, correlation_id: str) -> None:
+    async def ask(
+        self,
+        connection_id: UUID | None,
+        wait: float,
+        *,
+        reconcile: bool,
+        correlation_id: str,
+        again: bool = False,
+    ) -> None:
         """A sweep of every connection in `wait` seconds; with `reconcile`, one that pulls Xero's changes
-        whatever the reconcile interval. Never raises: the timer's sweep finds the work anyway."""
+        whatever the reconcile interval. `again`: a sweep stopped by the budget asks for its successor,
+        whenever it last asked. Never raises: the timer's sweep finds the work anyway."""
         now = self.clock()
         last = self.asked.get((connection_id, reconcile))
-        if last is not None and now - last < ASK_EVERY:
+        if not again and last is not None and now - last < ASK_EVERY:
             return
         self.asked[(connection_id, reconcile)] = now
         message = SweepMessage(scheduled_for=now, correlation_id=correlation_id, reconcile_now=reconcile)

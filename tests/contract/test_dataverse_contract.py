@@ -15,6 +15,7 @@ import pytest
 
 from connector.adapters.dataverse.auth import StaticTokenCredential
 from connector.adapters.dataverse.client import DataverseClient
+from connector.adapters.dataverse.schema import INVOICE_TYPE_VALUES
 from connector.domain.dynamics import (
     ExportStatus,
     InvoiceState,
@@ -38,7 +39,7 @@ class DataverseSide:
     name: str
     port: DataversePort
     connection_id: UUID
-    new_invoice: Callable[[], Awaitable[UUID]]
+    new_invoice: Callable[..., Awaitable[UUID]]  # (invoice_type="sales")
     history_of: Callable[[UUID], list[str]]  # sync history details, oldest first
     delete_invoice: Callable[[UUID], Awaitable[None]]
     account_id: UUID | None = None  # an account to link to Xero (B3)
@@ -55,8 +56,8 @@ def fake_side() -> DataverseSide:
     connection = f.connection(is_default=True)
     fake.connections[connection.id] = connection
 
-    async def new_invoice() -> UUID:
-        invoice = f.invoice(id=uuid4(), connection_id=None)
+    async def new_invoice(invoice_type: str = "sales") -> UUID:
+        invoice = f.invoice(id=uuid4(), connection_id=None, invoice_type=invoice_type)
         fake.add(invoice)
         return invoice.id
 
@@ -78,13 +79,14 @@ async def emulator_side(dv: DataverseEmulatorHandle, client: DataverseClient) ->
     history_table = client.schema.table("sync_history").logical_name
     detail_column = client.schema.p("detail")
 
-    async def new_invoice() -> UUID:
+    async def new_invoice(invoice_type: str = "sales") -> UUID:
         created = await asyncio.to_thread(
             dv.ui_create_invoice,
             account_id=seeded["accounts"]["Contoso Ltd"],
             name="Contract invoice",
             date_delivered="2026-11-21",
             lines=[{"write_in": "Setup fee", "quantity": 1, "price": "49.95"}],
+            columns={client.schema.p("invoicetype"): INVOICE_TYPE_VALUES[invoice_type]},
         )
         return UUID(created["id"])
 
@@ -287,6 +289,28 @@ async def test_b2_amount_due_reaches_the_invoice_without_rewriting_its_total(
         invoice_id, total_tax=Decimal("6.52"), total_amount=None, due_date=None, amount_due=Decimal("20.00")
     )
     assert (await port.get_invoice_snapshot(invoice_id)).invoice.amount_due == Decimal("20.00")
+
+
+async def test_b2_approved_sales_invoices_without_their_online_link_are_listed(
+    dataverse: DataverseSide,
+) -> None:
+    port = dataverse.port
+    rows: dict[str, tuple[str, dict[str, Any]]] = {
+        "approved": ("sales", {"xero_status": "AUTHORISED"}),
+        "paid": ("sales", {"xero_status": "PAID"}),
+        "linked": ("sales", {"xero_status": "AUTHORISED", "online_invoice_url": "https://in.xero.com/a"}),
+        "draft": ("sales", {"xero_status": "DRAFT"}),
+        "bill": ("purchase", {"xero_status": "AUTHORISED"}),
+    }
+    invoices: dict[str, UUID] = {}
+    for name, (invoice_type, values) in rows.items():
+        invoices[name] = await dataverse.new_invoice(invoice_type)
+        details = await port.set_up_invoice(invoices[name], dataverse.connection_id, set_connection=True)
+        await port.update_xero_details(details.id, {"xero_invoice_id": str(uuid4()), **values}, None)
+    missing = await port.list_missing_online_urls(dataverse.connection_id, 10)
+    assert sorted(d.invoice_id for d in missing) == sorted([invoices["approved"], invoices["paid"]])
+    assert len(await port.list_missing_online_urls(dataverse.connection_id, 1)) == 1
+    assert await port.list_missing_online_urls(uuid4(), 10) == []
 
 
 async def test_b2_i8_overdue_candidates_and_waiting_emails_are_listed_per_connection(

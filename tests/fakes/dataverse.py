@@ -409,6 +409,19 @@ class FakeDataverse(_DataverseTables):
         self.calls["list_emails_pending"] += 1
         return [d for d in self.details.values() if d.connection_id == connection_id and d.email_pending]
 
+    async def list_missing_online_urls(self, connection_id: UUID, limit: int) -> list[XeroDetails]:
+        self.calls["list_missing_online_urls"] += 1
+        missing = [
+            d
+            for d in self.details.values()
+            if d.connection_id == connection_id
+            and not d.online_invoice_url
+            and d.xero_invoice_id
+            and d.xero_status in ("AUTHORISED", "PAID")
+            and (d.invoice_id not in self.invoices or self.invoices[d.invoice_id].invoice_type == "sales")
+        ]
+        return missing[:limit]
+
     async def find_customers_by_xero_contact_id(self, xero_contact_id: str) -> list[Customer]:
         self.calls["find_customers_by_xero_contact_id"] += 1
         return [c for c in self.customers.values() if c.xero_contact_id == xero_contact_id]

@@ -24,7 +24,7 @@ from connector.adapters.dataverse.mapping import (
     xero_details_columns,
     xero_details_from_json,
 )
-from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES
+from connector.adapters.dataverse.schema import EXPORT_STATUS_VALUES, INVOICE_TYPE_VALUES
 from connector.domain.dynamics import (
     ExportStatus,
     InvoiceState,
@@ -87,6 +87,20 @@ class XeroDetailsRows(DataverseBase):
         connection = s.lookup("details_connection").value_name
         query = f"{connection} eq {connection_id} and {s.p('emailpending')} eq true"
         return await self._details_where(query, page_size)
+
+    async def list_missing_online_urls(self, connection_id: UUID, limit: int) -> list[XeroDetails]:
+        """Up to `limit` approved sales invoices of the connection whose online link is not known yet."""
+        s = self.schema
+        invoice_type = f"{s.lookup('details_invoice').schema_name}/{s.p('invoicetype')}"
+        query = (
+            f"{s.lookup('details_connection').value_name} eq {connection_id}"
+            f" and {s.p('onlineinvoiceurl')} eq null and {s.p('xeroinvoiceid')} ne null"
+            f" and ({s.p('xerostatus')} eq 'AUTHORISED' or {s.p('xerostatus')} eq 'PAID')"
+            f" and ({invoice_type} eq {INVOICE_TYPE_VALUES['sales']} or {invoice_type} eq null)"
+        )
+        params = {"$select": ",".join(xero_details_columns(s)), "$filter": query, "$top": str(limit)}
+        rows = (await self.get_json(s.table("xero_details").entity_set, params))["value"]
+        return [xero_details_from_json(s, row) for row in rows]
 
     def _xero_details_upsert(
         self, invoice_id: UUID, connection_id: UUID | None, claim: Mapping[str, object] | None = None
