@@ -110,9 +110,12 @@ async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
 async def _connection(
     connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
 ) -> Counter[str]:
+    if message.reconcile_now and deps.reconcile is not None:
+        # Xero events wait for this pull: it goes before a backlog of creates that may spend the budget.
+        await deps.reconcile(connection, force=True)
     results = await _sweep(connection, message, deps)
-    if deps.reconcile is not None:
-        await deps.reconcile(connection, force=message.reconcile_now)
+    if not message.reconcile_now and deps.reconcile is not None:
+        await deps.reconcile(connection)
     if deps.balances is not None:
         await deps.balances(connection)
     return results

@@ -153,3 +153,23 @@ async def test_i2_b4_a_second_sweep_of_a_connection_skips_its_reconcile_while_th
     await held.release()
     await sweep(message, deps)
     assert pulled["runs"] == 1 and leases.held == set()
+
+
+async def test_b4_events_left_to_reconcile_are_pulled_before_a_backlog_spends_the_budget() -> None:
+    from tests.unit.services.test_sweep_service import backlog
+    from tests.unit.services.test_sync_invoice_service import make_world as make_sync_world
+
+    world = make_sync_world()
+    backlog(world, 3)
+    world.xero.fail_next["create_invoices"] = RateLimitedError("Xero: minute limit (429)", 40)
+    pulls: list[bool] = []
+
+    async def recorded_reconcile(connection: object, *, force: bool = False) -> None:
+        pulls.append(force)
+
+    deps = SweepDependencies(dataverse=world.dataverse, sync=world.deps, reconcile=recorded_reconcile)
+    handed_off = SweepMessage(scheduled_for=NOW, correlation_id="events", reconcile_now=True)
+    assert await sweep(handed_off, deps) == {}  # the backlog's batch was refused ...
+    assert pulls == [True]  # ... after the pull the events were waiting for
+    [successor] = world.queues.on("sync-poll")
+    assert SweepMessage.model_validate_json(successor).reconcile_now  # the next one pulls first too
