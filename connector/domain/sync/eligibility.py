@@ -9,10 +9,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from connector.domain.connection_rules import is_time_zone
 from connector.domain.dynamics import ConnectionSettings, ExportStatus, Invoice, InvoiceState, XeroDetails
 from connector.domain.xero_records import XeroInvoice, XeroInvoiceStatus
 
@@ -56,10 +57,9 @@ def local_today(now_utc: datetime, time_zone: str) -> date:
     A naive `now_utc` is taken as UTC. An unknown zone raises ValueError, so a typo in the
     connection's settings is reported instead of silently using UTC.
     """
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"Unknown time zone {time_zone!r}") from exc
+    if not is_time_zone(time_zone):
+        raise ValueError(f"Unknown time zone {time_zone!r}")
+    zone = ZoneInfo(time_zone)
     if now_utc.tzinfo is None:
         now_utc = now_utc.replace(tzinfo=ZoneInfo("UTC"))
     return now_utc.astimezone(zone).date()
