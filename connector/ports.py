@@ -326,8 +326,10 @@ class XeroInvoices(Protocol):
     def get_invoices_by_ids(self, invoice_ids: list[str]) -> list[XeroInvoice]:
         """Many invoices, in as few calls as the IDs filter allows; missing ones are left out."""
 
-    def get_invoices_modified_since(self, since: datetime, page: int = 1) -> list[XeroInvoice]:
-        """One page (up to 100) of invoices changed since `since`, oldest change first."""
+    def get_invoices_modified_since(
+        self, since: datetime, page: int = 1, page_size: int = 100
+    ) -> list[XeroInvoice]:
+        """One page (up to `page_size`, at most 1,000) of invoices changed since `since`, oldest first."""
 
     def get_online_invoice_url(self, invoice_id: str) -> str | None: ...
 

@@ -26,7 +26,8 @@ from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.reconcile")
 
-PAGE_SIZE = 100  # Xero's page size for GET /Invoices
+# Xero's largest page for GET /Invoices: a backlog the sweep just created costs one call per 1,000.
+PAGE_SIZE = 1000
 
 
 @dataclass(kw_only=True)
@@ -41,7 +42,7 @@ class ReconcileDependencies(BackSyncDependencies):
     # and an invoice changed while we paged may have moved behind us. Re-applying is harmless.
     overlap: timedelta = timedelta(minutes=5)
     # Bound on one run; a bigger backlog continues from the last invoice seen on the next run.
-    max_pages: int = 20
+    max_pages: int = 10
 
 
 @dataclass
@@ -120,7 +121,7 @@ async def _pull(
     """Apply every tracked invoice Xero changed since `since`, page by page, oldest change first."""
     xero = deps.xero_for(connection)
     for page in range(1, deps.max_pages + 1):
-        invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page)
+        invoices = await asyncio.to_thread(xero.get_invoices_modified_since, since, page, PAGE_SIZE)
         ids = [xero_invoice.invoice_id for xero_invoice in invoices]
         tracked = {t.details.xero_invoice_id: t for t in await deps.dataverse.find_tracked_invoices(ids)}
         today = local_today(deps.clock(), connection.time_zone)

@@ -234,25 +234,41 @@ async def _sync_chunks(
     return results
 
 
+async def _drain(
+    list_ids: Callable[[], Awaitable[list[UUID]]], message: SweepMessage, deps: SweepDependencies
+) -> tuple[Counter[str], int]:
+    """Send what the listing gives, then list again for what arrived while it was sent (a backlog takes
+    minutes), until a listing has nothing this run has not tried. Results, and how many were found."""
+    results: Counter[str] = Counter()
+    tried: set[UUID] = set()
+    while True:
+        invoice_ids = [invoice_id for invoice_id in await list_ids() if invoice_id not in tried]
+        if not invoice_ids:
+            return results, len(tried)
+        tried.update(invoice_ids)
+        results.update(await _sync_chunks(invoice_ids, message, deps))
+
+
 async def _sync_missed(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     """I1 for new invoices whose webhooks were all lost: set them up (Xero details, default connection)
     and send the eligible ones, per connection, in batches."""
     since = deps.sync.clock() - MISSED_INVOICE_WINDOW
-    invoice_ids = await deps.dataverse.list_recent_invoice_ids_without_xero_details(since)
-    return await _sync_chunks(invoice_ids, message, deps)
+    listing = partial(deps.dataverse.list_recent_invoice_ids_without_xero_details, since)
+    results, _ = await _drain(listing, message, deps)
+    return results
 
 
 async def _sweep(
     connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
 ) -> Counter[str]:
     today = local_today(deps.sync.clock(), connection.time_zone)
-    invoice_ids = await deps.dataverse.list_eligible_invoice_ids(connection.id, today)
-    results = await _sync_chunks(invoice_ids, message, deps)
+    listing = partial(deps.dataverse.list_eligible_invoice_ids, connection.id, today)
+    results, found = await _drain(listing, message, deps)
     log_step(
         logger,
         "sweep.connection_done",
         connection=connection.name,
-        found=len(invoice_ids),
+        found=found,
         correlation_id=message.correlation_id,
         **{f"n_{name}": count for name, count in results.items()},
     )

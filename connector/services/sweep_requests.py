@@ -1,5 +1,5 @@
 """Sweeps asked for by handlers that left their work to one: a create to the sweep's batches, a Xero
-event to reconcile's pages, once the budget is back. One call per 50 or per 100 invoices keeps up with a
+event to reconcile's pages, once the budget is back. One call per 50 or per 1,000 invoices keeps up with a
 burst that one call per invoice cannot."""
 
 from __future__ import annotations

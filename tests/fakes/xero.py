@@ -628,13 +628,16 @@ class FakeXero:
         self._enter("get_invoices_by_ids")
         return [self.invoices[i] for i in invoice_ids if i in self.invoices]
 
-    def get_invoices_modified_since(self, since: datetime, page: int = 1) -> list[XeroInvoice]:
+    def get_invoices_modified_since(
+        self, since: datetime, page: int = 1, page_size: int = 100
+    ) -> list[XeroInvoice]:
         self._enter("get_invoices_modified_since")
         changed = sorted(
             (i for i in self.invoices.values() if i.updated_at is not None and i.updated_at >= since),
             key=lambda i: i.updated_at or since,
         )
-        return changed[(page - 1) * 100 : page * 100]
+        size = min(max(page_size, 1), 1000)  # Xero's pageSize: 1 to 1,000
+        return changed[(page - 1) * size : page * size]
 
     def get_online_invoice_url(self, invoice_id: str) -> str | None:
         self._enter("get_online_invoice_url")

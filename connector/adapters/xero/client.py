@@ -259,8 +259,11 @@ class XeroClient(XeroReferenceReads):
             found += [convert.invoice_from_sdk(invoice) for invoice in (result.invoices or [])]
         return found
 
-    def get_invoices_modified_since(self, since: dt.datetime, page: int = 1) -> list[XeroInvoice]:
-        """One page (up to 100) of invoices changed since `since`, oldest change first. Naive means UTC."""
+    def get_invoices_modified_since(
+        self, since: dt.datetime, page: int = 1, page_size: int = 100
+    ) -> list[XeroInvoice]:
+        """One page (up to `page_size`, at most 1,000) of invoices changed since `since`, oldest change
+        first. Naive means UTC."""
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
         result = self._call(
@@ -270,6 +273,7 @@ class XeroClient(XeroReferenceReads):
             if_modified_since=since,
             order="UpdatedDateUTC ASC",
             page=page,
+            page_size=page_size,
         )
         return [convert.invoice_from_sdk(invoice) for invoice in (result.invoices or [])]
 

@@ -203,6 +203,14 @@ def test_i3_invoice_lifecycle_through_every_invoice_method(conn: Connected) -> N
 
     modified = client.get_invoices_modified_since(started)
     assert created.invoice_id in {i.invoice_id for i in modified}
+    # pageSize goes to Xero (reconcile asks for 1,000 a page): pages of one, oldest change first.
+    second = client.create_invoice(invoice_draft(contact_id), key())
+    modified = client.get_invoices_modified_since(started)
+    assert [invoice.invoice_id for invoice in modified] == [created.invoice_id, second.invoice_id]
+    pages = [client.get_invoices_modified_since(started, page, page_size=1) for page in (1, 2, 3)]
+    assert all(len(page) <= 1 for page in pages)
+    paged = [invoice.invoice_id for page in pages for invoice in page]
+    assert paged == [invoice.invoice_id for invoice in modified][:3]
 
     approved = client.set_invoice_status(created.invoice_id, "AUTHORISED", key())
     assert approved.status == "AUTHORISED"

@@ -13,7 +13,7 @@ from connector.domain.messages import XeroEventMessage
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import RetryableError
 from connector.services.back_sync import EventResult, apply_xero_event
-from connector.services.reconcile import ReconcileDependencies, reconcile
+from connector.services.reconcile import PAGE_SIZE, ReconcileDependencies, reconcile
 from devstack.azurite import Azurite
 from tests import factories as f
 from tests.fakes.storage import MemoryWatermarkStore
@@ -146,7 +146,7 @@ async def test_b4_watermark_moves_only_after_success(failing: str) -> None:
 async def test_b4_a_backlog_bigger_than_one_run_continues_on_the_next() -> None:
     s = setup(max_pages=1)
     other = s.world.xero.add_contact("Walk-in").contact_id
-    for _ in range(130):  # 100 per page: the tracked invoice, changed last, is on page 2
+    for _ in range(PAGE_SIZE + 30):  # the tracked invoice, changed last, is on page 2
         later(s, 0)
         s.world.xero.now += timedelta(seconds=1)
         s.world.xero.add_invoice(other, Decimal("1.00"))
@@ -154,7 +154,7 @@ async def test_b4_a_backlog_bigger_than_one_run_continues_on_the_next() -> None:
     s.world.xero.pay(s.xero_invoice.invoice_id, Decimal("115.00"))
 
     first = await reconcile(s.world.connection, s.deps)
-    assert (first.seen, first.tracked, first.more) == (100, 0, True)
+    assert (first.seen, first.tracked, first.more) == (PAGE_SIZE, 0, True)
     assert first.watermark is not None and first.watermark < s.world.clock[0] - OVERLAP
     assert s.state == InvoiceState.ACTIVE
 
