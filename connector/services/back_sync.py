@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from connector.budget import waiting_for_xero_at_most
 from connector.domain.back_sync.rules import BackSync, back_sync
 from connector.domain.dynamics import (
     ConnectionSettings,
@@ -29,7 +30,13 @@ from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ConcurrencyConflictError, NotFoundError, RateLimitedError, RetryableError
-from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
+from connector.ports import (
+    Clock,
+    DataversePort,
+    SyncWrite,
+    XeroForConnection,
+    XeroPort,
+)
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.sweep_requests import SweepRequests
@@ -39,6 +46,9 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.apply_xero_event")
 
 ONLINE_URL_STATUSES = ("AUTHORISED", "PAID")  # Xero has no online invoice for drafts
+# The online link takes only a slot that is free within this long: when the budget is contended, status,
+# payments and creates go first, and upkeep fetches the link later.
+LINK_WAIT_SECONDS = 1.0
 
 
 class EventResult(StrEnum):
@@ -241,7 +251,8 @@ async def _online_url(xero: XeroPort, details: XeroDetails, xero_invoice: XeroIn
     if not needs_online_url(details, xero_invoice.status, xero_invoice.type):
         return {}
     try:
-        online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
+        with waiting_for_xero_at_most(LINK_WAIT_SECONDS):
+            online_url = await asyncio.to_thread(xero.get_online_invoice_url, xero_invoice.invoice_id)
     except RateLimitedError:
         log_step(logger, "online_url.deferred", invoice_id=details.invoice_id, reason="Xero budget")
         return {}

@@ -22,12 +22,18 @@ from functools import partial
 from typing import Protocol
 from uuid import UUID
 
+from connector.budget import waiting_for_xero_at_most
 from connector.domain.connection_rules import settings_problems
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError, NotFoundError, RateLimitedError
-from connector.ports import DataverseConnections, DataverseSweepPort, Lease, Leases
+from connector.ports import (
+    DataverseConnections,
+    DataverseSweepPort,
+    Lease,
+    Leases,
+)
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_batch import BATCH_SIZE, sync_batch
@@ -49,6 +55,9 @@ MISSED_INVOICE_WINDOW = timedelta(days=2)
 SETTINGS_PROBLEM_MAX_LENGTH = 1000
 # A lease lapses a minute after its last renewal; the holder renews it this often while it works.
 LEASE_RENEW_SECONDS = 20.0
+# A sweep's calls (50 creates, or 1,000 changes, each) wait this long for a slot of Xero's budget, where
+# one invoice's calls wait a few seconds: under contention the budget goes to the bulk work first.
+SWEEP_XERO_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -64,6 +73,11 @@ class SweepDependencies:
 
 async def sweep(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     """Returns how many invoices ended in each SyncResult, across connections."""
+    with waiting_for_xero_at_most(SWEEP_XERO_WAIT_SECONDS):
+        return await _sweep_all(message, deps)
+
+
+async def _sweep_all(message: SweepMessage, deps: SweepDependencies) -> Counter[str]:
     try:
         connections = await _connections(message, deps)
     except NotFoundError:

@@ -15,11 +15,12 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connector.budget import waiting_for_xero_at_most
 from connector.domain.back_sync.rules import overdue_figures
 from connector.domain.dynamics import ConnectionSettings
 from connector.domain.sync.eligibility import local_today
 from connector.errors import ConcurrencyConflictError, NotFoundError, RetryableError, XeroValidationError
-from connector.services.back_sync import BackSyncDependencies
+from connector.services.back_sync import LINK_WAIT_SECONDS, BackSyncDependencies
 from connector.services.email_invoice import EmailContext, EmailResult, retry_pending_emails
 from connector.telemetry import get_logger, log_step
 
@@ -88,7 +89,8 @@ async def fill_online_urls(connection: ConnectionSettings, deps: BackSyncDepende
         if details.xero_invoice_id is None:
             continue
         try:
-            url = await asyncio.to_thread(xero.get_online_invoice_url, details.xero_invoice_id)
+            with waiting_for_xero_at_most(LINK_WAIT_SECONDS):
+                url = await asyncio.to_thread(xero.get_online_invoice_url, details.xero_invoice_id)
         except RetryableError:
             break  # the budget, or Xero, says not now: the next run carries on
         except (NotFoundError, XeroValidationError):

@@ -18,11 +18,12 @@ MAX_FUNCTION_LINES = 60
 ALLOWED = {
     "domain": {"domain"},
     "errors": set(),
+    "budget": set(),
     "telemetry": set(),
     "settings": set(),
     "ports": {"domain"},
-    "services": {"domain", "ports", "services", "errors", "telemetry"},
-    "adapters": {"domain", "ports", "adapters", "errors", "telemetry", "settings"},
+    "services": {"domain", "ports", "services", "errors", "budget", "telemetry"},
+    "adapters": {"domain", "ports", "adapters", "errors", "budget", "telemetry", "settings"},
     "bootstrap": {"domain", "ports", "services", "adapters", "errors", "telemetry", "settings"},
     "entrypoints": {"domain", "bootstrap", "entrypoints", "errors", "telemetry", "settings"},
     "setup": {

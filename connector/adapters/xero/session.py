@@ -27,6 +27,7 @@ from connector.adapters.storage.rate_limit import RateLimiter
 from connector.adapters.storage.token_store import REFRESH_MARGIN_SECONDS, TokenSet, TokenStore
 from connector.adapters.xero.auth import XeroTokenFetcher, configure_token_endpoints
 from connector.adapters.xero.errors import headroom_from_headers, http_status, map_sdk_error
+from connector.budget import XERO_SLOT_WAIT
 from connector.domain.xero_records import RateLimitHeadroom
 from connector.errors import AuthorisationError, RateLimitedError
 from connector.settings import Settings
@@ -173,7 +174,8 @@ class XeroSession:
         limiter = self._limiter
         if limiter is None:
             return method(*args, _return_http_data_only=False, _request_timeout=self._timeout, **kwargs)
-        permit = limiter.acquire_blocking(self.tenant_id, self._max_wait)
+        wait = XERO_SLOT_WAIT.get()
+        permit = limiter.acquire_blocking(self.tenant_id, self._max_wait if wait is None else wait)
         headroom: RateLimitHeadroom | None = None
         try:
             result = method(*args, _return_http_data_only=False, _request_timeout=self._timeout, **kwargs)

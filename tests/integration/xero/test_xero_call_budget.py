@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from azure.storage.blob import BlobServiceClient
 
 from connector.adapters.storage.rate_limit import BlobLimiterBackend, RateLimiter, RateLimits
 from connector.adapters.xero.client import XeroClient
+from connector.budget import waiting_for_xero_at_most
 from connector.errors import RateLimitedError
 from connector.settings import load_settings
 from devstack.azurite import Azurite
@@ -57,6 +59,18 @@ def test_o3_calls_beyond_the_minute_budget_wait_without_reaching_xero(
     assert raised.value.problem == "local"
     assert 0 < raised.value.retry_after <= 61  # the window, plus the margin for the trip to Xero
     assert len(xero.request_log()) - before == 2  # the third call never left the process
+
+
+def test_o3_work_that_matters_less_waits_less_for_a_slot(
+    xero: XeroEmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = RateLimiter(MemoryLimiterBackend(), RateLimits(per_minute=1, concurrent=5, per_day=100))
+    client = limited_client(connect(xero, monkeypatch), limiter, max_wait_seconds=120)
+    assert client.get_tax_rates()  # the minute's one slot
+    started = time.monotonic()
+    with waiting_for_xero_at_most(0.5), pytest.raises(RateLimitedError):
+        client.get_accounts()  # an online link, say: not worth a minute's wait
+    assert time.monotonic() - started < 5  # refused at once, not after the client's 120 s
 
 
 def test_o3_xero_429_blocks_the_tenant_for_everyone(
