@@ -174,6 +174,7 @@ class Journey:
         await self.call("set_invoice_state", first, InvoiceState.PAID, 100001)
         await self.call("list_overdue_candidates", connection_id, date.today())
         await self.call("list_emails_pending", connection_id)
+        await self.call("list_missing_online_urls", connection_id, 25)
 
     async def customers(self) -> None:
         account, contact = UUID(self.ids["accounts"]["Contoso Ltd"]), UUID(self.ids["contacts"]["Jane Doe"])
