@@ -30,13 +30,7 @@ from connector.domain.sync import history
 from connector.domain.sync.eligibility import local_today
 from connector.domain.xero_records import XeroInvoice
 from connector.errors import ConcurrencyConflictError, NotFoundError, RateLimitedError, RetryableError
-from connector.ports import (
-    Clock,
-    DataversePort,
-    SyncWrite,
-    XeroForConnection,
-    XeroPort,
-)
+from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
 from connector.services.sweep_requests import SweepRequests
@@ -45,7 +39,7 @@ from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.apply_xero_event")
 
-ONLINE_URL_STATUSES = ("AUTHORISED", "PAID")  # Xero has no online invoice for drafts
+_ONLINE_URL_STATUSES = frozenset({"AUTHORISED", "PAID"})  # Xero has no online invoice for drafts
 # The online link takes only a slot that is free within this long: when the budget is contended, status,
 # payments and creates go first, and upkeep fetches the link later.
 LINK_WAIT_SECONDS = 1.0
@@ -248,7 +242,9 @@ async def apply_invoice_update(
 async def _online_url(xero: XeroPort, details: XeroDetails, xero_invoice: XeroInvoice) -> dict[str, object]:
     """The online invoice link, once Xero has one: approved sales invoices only (none for drafts or bills).
     A link refused for the budget waits for upkeep: status and payments never wait for it."""
-    if not needs_online_url(details, xero_invoice.status, xero_invoice.type):
+    if details.online_invoice_url or xero_invoice.status not in _ONLINE_URL_STATUSES:
+        return {}
+    if xero_invoice.type != "ACCREC":
         return {}
     try:
         with waiting_for_xero_at_most(LINK_WAIT_SECONDS):
@@ -257,10 +253,6 @@ async def _online_url(xero: XeroPort, details: XeroDetails, xero_invoice: XeroIn
         log_step(logger, "online_url.deferred", invoice_id=details.invoice_id, reason="Xero budget")
         return {}
     return {"online_invoice_url": online_url} if online_url else {}
-
-
-def needs_online_url(details: XeroDetails, status: str | None, invoice_type: str | None) -> bool:
-    return not details.online_invoice_url and status in ONLINE_URL_STATUSES and invoice_type == "ACCREC"
 
 
 def _done(

@@ -28,12 +28,7 @@ from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
 from connector.errors import AuthorisationError, NotFoundError, RateLimitedError
-from connector.ports import (
-    DataverseConnections,
-    DataverseSweepPort,
-    Lease,
-    Leases,
-)
+from connector.ports import DataverseConnections, DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
 from connector.services.sync_batch import BATCH_SIZE, sync_batch
