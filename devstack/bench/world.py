@@ -203,6 +203,7 @@ class DynamicsInvoice:
     xero_status: str | None
     amount_paid: Decimal | None
     credit_note_id: str | None
+    online_invoice_url: str | None = None
 
 
 def dynamics_invoices(local: LocalPlatform, ids: set[str] | None = None) -> dict[str, DynamicsInvoice]:
@@ -210,9 +211,16 @@ def dynamics_invoices(local: LocalPlatform, ids: set[str] | None = None) -> dict
     without copying rows: a 10,000-invoice backlog is read every few seconds while it drains)."""
     assert local.dataverse is not None
     prefix = get_settings().dataverse_publisher_prefix
-    invoice_col, export_col, status_col, paid_col, note_col = (
+    invoice_col, export_col, status_col, paid_col, note_col, link_col = (
         f"{prefix}_{name}"
-        for name in ("dynamicsinvoiceid", "exportstatus", "xerostatus", "amountpaid", "creditnoteid")
+        for name in (
+            "dynamicsinvoiceid",
+            "exportstatus",
+            "xerostatus",
+            "amountpaid",
+            "creditnoteid",
+            "onlineinvoiceurl",
+        )
     )
     state = local.dataverse.state
     with state.lock:
@@ -223,6 +231,7 @@ def dynamics_invoices(local: LocalPlatform, ids: set[str] | None = None) -> dict
                 row.get(status_col),
                 row.get(paid_col),
                 row.get(note_col),
+                row.get(link_col),
             )
             for row in state.rows.get(f"{prefix}_xerodetail", {}).values()
         }
@@ -230,13 +239,14 @@ def dynamics_invoices(local: LocalPlatform, ids: set[str] | None = None) -> dict
     for invoice_id, code in states.items():
         if ids is not None and invoice_id not in ids:
             continue
-        export, status, paid, note = details.get(invoice_id, (None, None, None, None))
+        export, status, paid, note, link = details.get(invoice_id, (None, None, None, None, None))
         found[invoice_id] = DynamicsInvoice(
             state=code,
             export_status=export,
             xero_status=status,
             amount_paid=Decimal(str(paid)) if paid is not None else None,
             credit_note_id=note,
+            online_invoice_url=link,
         )
     return found
 
