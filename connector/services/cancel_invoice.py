@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from connector.budget import waiting_for_xero_at_most
 from connector.domain.cancel.rules import (
     CancelAction,
     CancelDecision,
@@ -61,10 +62,18 @@ from connector.telemetry import get_logger, log_step
 logger = get_logger("services.cancel_invoice")
 
 _GONE = frozenset({"DELETED", "VOIDED"})
+# A cancel's three calls (read, credit note, allocation) wait this long for a slot: a cancel retried
+# each time the contended budget refuses one call reads the invoice again every time.
+CANCEL_XERO_WAIT_SECONDS = 15.0
 
 
 async def cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
     """X1 for a cancelled invoice, X2 for a deleted one. Safe to replay, and to run twice at once."""
+    with waiting_for_xero_at_most(CANCEL_XERO_WAIT_SECONDS):
+        return await _cancel_invoice(message, deps)
+
+
+async def _cancel_invoice(message: InvoiceCancelMessage, deps: CancelDependencies) -> CancelResult:
     if message.reason == "deleted":
         return await delete_invoice(message, deps)
     try:
