@@ -33,7 +33,7 @@ from connector.errors import ConcurrencyConflictError, NotFoundError, RateLimite
 from connector.ports import Clock, DataversePort, SyncWrite, XeroForConnection, XeroPort
 from connector.services.balances import BalanceDependencies, balances_changed, invoice_balances_changed
 from connector.services.email_invoice import EmailContext, email_if_due
-from connector.services.sweep_requests import SweepRequests
+from connector.services.sweep_requests import EVENT_HAND_OFF_SECONDS, SweepRequests
 from connector.services.xero_reads import InvoiceReads
 from connector.telemetry import get_logger, log_step
 
@@ -172,7 +172,11 @@ async def _reread_and_apply(
         # Xero's changes 1,000 invoices a call, where events one at a time would spend one call each.
         sweeps, correlation_id = deps.sweeps, message.correlation_id
         if sweeps is None or not await sweeps.hand_off(
-            exc, connection.id, reconcile=True, correlation_id=correlation_id
+            exc,
+            connection.id,
+            reconcile=True,
+            correlation_id=correlation_id,
+            threshold=EVENT_HAND_OFF_SECONDS,
         ):
             raise
         return _ignored(message, "left to reconcile until the budget is back", EventResult.LEFT_FOR_RECONCILE)

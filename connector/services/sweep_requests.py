@@ -18,8 +18,11 @@ from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.sweep_requests")
 
-# A handler must wait at least this long for the budget before it leaves its work to a sweep.
+# A create must wait at least this long for the budget before it leaves its work to a sweep.
 HAND_OFF_SECONDS = 10.0
+# A Xero event leaves its work to reconcile at any wait: reconcile applies 1,000 changes a call, and an
+# event retried on its own competes for the contended budget with the work that cannot wait.
+EVENT_HAND_OFF_SECONDS = 0.0
 # One sweep at a time runs per connection: asking more often than this only queues empty ones.
 ASK_EVERY = timedelta(minutes=1)
 
@@ -32,11 +35,17 @@ class SweepRequests:
     asked: dict[tuple[UUID | None, bool], datetime] = field(default_factory=dict)  # this process's asks
 
     async def hand_off(
-        self, exc: RateLimitedError, connection_id: UUID, *, reconcile: bool = False, correlation_id: str
+        self,
+        exc: RateLimitedError,
+        connection_id: UUID,
+        *,
+        reconcile: bool = False,
+        correlation_id: str,
+        threshold: float = HAND_OFF_SECONDS,
     ) -> bool:
         """Whether the work stopped by `exc` is left to a sweep (asked for when the budget is back); a
-        short wait (the concurrency cap, say) is not: the handler's message retries it."""
-        if exc.retry_after < HAND_OFF_SECONDS:
+        wait shorter than `threshold` (the concurrency cap, say) is not: the handler's message retries it."""
+        if exc.retry_after < threshold:
             return False
         await self.ask(connection_id, exc.retry_after, reconcile=reconcile, correlation_id=correlation_id)
         return True
