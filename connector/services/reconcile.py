@@ -72,8 +72,8 @@ async def reconcile(
     if connection.needs_reconnect:
         log_step(logger, "reconcile.skipped", logging.WARNING, connection=connection.name, reason="reconnect")
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
-    await upkeep(connection, deps, correlation_id=correlation_id)  # B2 as days pass, I8 retries: each run
     if not force and stored is not None and started - (stored + deps.overlap) < deps.min_interval:
+        await upkeep(connection, deps, correlation_id=correlation_id)  # B2 as days pass, I8, links: each run
         return ReconcileReport(connection_id=str(connection.id), since=since, watermark=None)
 
     clock_start = time.monotonic()
@@ -102,6 +102,7 @@ async def reconcile(
         correlation_id=correlation_id,
     )
     report.watermark = watermark
+    await upkeep(connection, deps, correlation_id=correlation_id)  # after the pull events may wait for
     return report
 
 
