@@ -169,7 +169,7 @@ async def _reread_and_apply(
         return _ignored(message, "invoice no longer in Xero")
     except RateLimitedError as exc:
         # Nothing was written (an event's writes are one change set, after every read). Reconcile pulls
-        # Xero's changes 1,000 invoices a call, where events one at a time would spend one call each.
+        # Xero's changes 500 invoices a call, where events one at a time would spend one call each.
         sweeps, correlation_id = deps.sweeps, message.correlation_id
         if sweeps is None or not await sweeps.hand_off(
             exc,

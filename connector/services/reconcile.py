@@ -26,8 +26,9 @@ from connector.telemetry import get_logger, log_step
 
 logger = get_logger("services.reconcile")
 
-# Xero's largest page for GET /Invoices: a backlog the sweep just created costs one call per 1,000.
-PAGE_SIZE = 1000
+# A page of GET /Invoices (Xero allows up to 1,000): a backlog the sweep just created costs one call per
+# 500, and a page of invoices with their lines stays well inside the memory a 10,000 backlog may use.
+PAGE_SIZE = 500
 
 
 @dataclass(kw_only=True)

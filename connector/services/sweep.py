@@ -50,7 +50,7 @@ MISSED_INVOICE_WINDOW = timedelta(days=2)
 SETTINGS_PROBLEM_MAX_LENGTH = 1000
 # A lease lapses a minute after its last renewal; the holder renews it this often while it works.
 LEASE_RENEW_SECONDS = 20.0
-# A sweep's calls (50 creates, or 1,000 changes, each) wait this long for a slot of Xero's budget, where
+# A sweep's calls (50 creates, or 500 changes, each) wait this long for a slot of Xero's budget, where
 # one invoice's calls wait a few seconds: under contention the budget goes to the bulk work first.
 SWEEP_XERO_WAIT_SECONDS = 30.0
 

@@ -1,5 +1,5 @@
 """Sweeps asked for by handlers that left their work to one: a create to the sweep's batches, a Xero
-event to reconcile's pages, once the budget is back. One call per 50 or per 1,000 invoices keeps up with a
+event to reconcile's pages, once the budget is back. One call per 50 or per 500 invoices keeps up with a
 burst that one call per invoice cannot."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ logger = get_logger("services.sweep_requests")
 
 # A create must wait at least this long for the budget before it leaves its work to a sweep.
 HAND_OFF_SECONDS = 10.0
-# A Xero event leaves its work to reconcile at any wait: reconcile applies 1,000 changes a call, and an
+# A Xero event leaves its work to reconcile at any wait: reconcile applies 500 changes a call, and an
 # event retried on its own competes for the contended budget with the work that cannot wait.
 EVENT_HAND_OFF_SECONDS = 0.0
 # One sweep at a time runs per connection: asking more often than this only queues empty ones.
