@@ -169,8 +169,9 @@ def _aware(at: datetime) -> datetime:
 
 
 def _resume_from(since: datetime, applied_through: datetime) -> datetime:
-    """Where a cut-short pull resumes: a second before the last change applied, since the SDK sends the
-    watermark in whole seconds and other invoices may share that second; never backwards."""
+    """Where a cut-short pull resumes: a second before the last change applied, never backwards. Changes
+    are pulled strictly after the watermark, other invoices may share the last one's time, and Xero may
+    compare at a coarser precision than the SDK sends; re-applying the few read twice is harmless."""
     return max(since, applied_through - timedelta(seconds=1))
 
 

@@ -633,7 +633,9 @@ class FakeXero:
     ) -> list[XeroInvoice]:
         self._enter("get_invoices_modified_since")
         changed = sorted(
-            (i for i in self.invoices.values() if i.updated_at is not None and i.updated_at >= since),
+            # Changed after `since`, not at it: the emulator's reading of "since", a record whose time was
+            # read back as the watermark is not returned again.
+            (i for i in self.invoices.values() if i.updated_at is not None and i.updated_at > since),
             key=lambda i: i.updated_at or since,
         )
         size = min(max(page_size, 1), 1000)  # Xero's pageSize: 1 to 1,000
