@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,7 +82,9 @@ class _Instruments:
 
 
 _lock = threading.Lock()
-_cache: dict[int, _Instruments] = {}
+# Keyed by the provider itself, weakly: an id() key is reused once a provider is collected, and a new
+# provider would then get the old one's dead instruments.
+_cache: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
 
 
 def _instruments() -> _Instruments | None:
@@ -92,7 +95,7 @@ def _instruments() -> _Instruments | None:
         from opentelemetry import metrics
 
         provider = metrics.get_meter_provider()
-    found = _cache.get(id(provider))
+    found = _cache.get(provider)
     if found is not None:
         return found
     with _lock:
@@ -112,7 +115,7 @@ def _instruments() -> _Instruments | None:
                 XERO_DAY_BUDGET, "1", "Share of the organisation's 5,000 daily Xero calls used."
             ),
         )
-        _cache[id(provider)] = made
+        _cache[provider] = made
         return made
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -208,3 +209,13 @@ def test_o1_a_sweep_span_keeps_each_invoice_on_its_events_not_on_the_span(teleme
     assert span.attributes is not None and "connector.invoice_id" not in span.attributes
     invoices = [event.attributes["invoice_id"] for event in span.events if event.attributes]
     assert len(set(invoices)) == 2 and invoices[0] == str(INVOICE)
+
+
+def test_o1_a_new_meter_provider_never_inherits_a_collected_ones_instruments() -> None:
+    # CPython reuses a collected object's id at once; instruments cached by id() went to a dead provider.
+    for attempt in range(50):
+        with captured_telemetry() as captured:
+            m.count(m.POISONED, queue="sync", reason="malformed")
+            assert captured.total(m.POISONED, queue="sync") == 1, f"provider {attempt} counted nothing"
+        del captured
+        gc.collect()
