@@ -27,7 +27,7 @@ from connector.domain.connection_rules import settings_problems
 from connector.domain.dynamics import ConnectionSettings, ExportStatus
 from connector.domain.messages import InvoiceSyncMessage, SweepMessage
 from connector.domain.sync.eligibility import local_today
-from connector.errors import AuthorisationError, NotFoundError, RateLimitedError
+from connector.errors import AuthorisationError, DeferredError, NotFoundError, RateLimitedError
 from connector.ports import DataverseConnections, DataverseSweepPort, Lease, Leases
 from connector.services.connection_health import connection_lost
 from connector.services.sync_attempt import SyncAttempt, SyncDependencies, SyncResult, load_attempt
@@ -53,6 +53,9 @@ LEASE_RENEW_SECONDS = 20.0
 # A sweep's calls (50 creates, or 500 changes, each) wait this long for a slot of Xero's budget, where
 # one invoice's calls wait a few seconds: under contention the budget goes to the bulk work first.
 SWEEP_XERO_WAIT_SECONDS = 30.0
+# A sweep asked for by Xero events comes back this soon when another sweep of the connection holds the
+# lease: dropped, it would leave the events' changes to the hourly reconcile.
+LEASE_HELD_RETRY_SECONDS = 5.0
 
 
 @dataclass
@@ -96,7 +99,12 @@ async def _sweep_all(message: SweepMessage, deps: SweepDependencies) -> Counter[
             log_step(logger, "sweep.misconfigured", logging.ERROR, connection=connection.name, reason=problem)
             continue
         try:
-            work = _once(deps, f"sweep-{connection.id}", partial(_connection, connection, message, deps))
+            work = _once(
+                deps,
+                f"sweep-{connection.id}",
+                partial(_connection, connection, message, deps),
+                wait_if_held=message.reconcile_now,
+            )
             totals.update(await _within_budget(work, spent, deps))
         except AuthorisationError:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
@@ -177,12 +185,19 @@ async def _connections(message: SweepMessage, deps: SweepDependencies) -> list[C
 
 
 async def _once(
-    deps: SweepDependencies, name: str, work: Callable[[], Awaitable[Counter[str]]]
+    deps: SweepDependencies,
+    name: str,
+    work: Callable[[], Awaitable[Counter[str]]],
+    *,
+    wait_if_held: bool = False,
 ) -> Counter[str]:
-    """Run `work` under the named lease, renewed while it runs; skip it while another instance holds it."""
+    """Run `work` under the named lease, renewed while it runs; while another instance holds it, skip
+    the work, or (`wait_if_held`) put the message back until the lease is free."""
     if deps.leases is None:
         return await work()
     lease = await deps.leases.acquire(name)
+    if lease is None and wait_if_held:
+        raise DeferredError(f"another sweep holds {name}", LEASE_HELD_RETRY_SECONDS)
     if lease is None:
         log_step(logger, "sweep.already_running", lease=name)
         return Counter()

@@ -11,10 +11,10 @@ import pytest
 
 from connector.domain.dynamics import InvoiceState
 from connector.domain.messages import SweepMessage
-from connector.errors import RateLimitedError
+from connector.errors import DeferredError, RateLimitedError
 from connector.services.back_sync import EventResult, apply_xero_event
 from connector.services.reconcile import reconcile
-from connector.services.sweep import SweepDependencies, sweep
+from connector.services.sweep import LEASE_HELD_RETRY_SECONDS, SweepDependencies, sweep
 from connector.services.upkeep import ONLINE_URLS_PER_RUN, fill_online_urls
 from tests import factories as f
 from tests.fakes.storage import MemoryLeases
@@ -173,3 +173,30 @@ async def test_b4_events_left_to_reconcile_are_pulled_before_a_backlog_spends_th
     assert pulls == [True]  # ... after the pull the events were waiting for
     [successor] = world.queues.on("sync-poll")
     assert SweepMessage.model_validate_json(successor).reconcile_now  # the next one pulls first too
+
+
+async def test_b4_a_pull_asked_for_by_events_waits_for_a_running_sweep_instead_of_being_dropped() -> None:
+    from tests.unit.services.test_sync_invoice_service import make_world as make_sync_world
+
+    s = setup()
+    leases = MemoryLeases()
+    pulls: list[bool] = []
+
+    async def recorded_reconcile(connection: object, *, force: bool = False) -> None:
+        pulls.append(force)
+
+    sync_world = make_sync_world(s.world.connection)
+    deps = SweepDependencies(
+        dataverse=sync_world.dataverse, sync=sync_world.deps, reconcile=recorded_reconcile, leases=leases
+    )
+    handed_off = SweepMessage(
+        scheduled_for=NOW, correlation_id="events", connection_id=s.world.connection.id, reconcile_now=True
+    )
+    held = await leases.acquire(f"sweep-{s.world.connection.id}")  # a timer sweep is running
+    with pytest.raises(DeferredError) as deferred:
+        await sweep(handed_off, deps)
+    assert deferred.value.retry_after == LEASE_HELD_RETRY_SECONDS and pulls == []
+    assert held is not None
+    await held.release()
+    await sweep(handed_off, deps)  # the message back on its queue, once the lease is free
+    assert pulls == [True] and leases.held == set()
