@@ -12,12 +12,21 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connector.telemetry.metrics import XERO_DAY_LIMIT
 from devstack.bench import report
 from devstack.bench.backlog import Backlog, BacklogOptions, run_backlog
 from devstack.bench.lifecycle import Lifecycle, Session, burst, cancels, one_at_a_time
 from devstack.bench.meter import BlobCounter, Window
-from devstack.bench.quiet import ColdStart, Idle, TimerCost, cold_start, other_timers, run_idle
-from devstack.bench.world import RECONCILE_INTERVAL, platform
+from devstack.bench.quiet import (
+    ColdStart,
+    Idle,
+    TimerCost,
+    cold_start,
+    fires_per_day,
+    other_timers,
+    run_idle,
+)
+from devstack.bench.world import RECONCILE_INTERVAL, SWEEP_SCHEDULE, platform, production_setting
 
 PARTS = ("lifecycle", "burst", "cancel", "idle", "backlog", "cold-start")
 
@@ -111,10 +120,10 @@ def keys(
     rss = [b.peak_rss_mb for b in backlogs.values() if b.peak_rss_mb is not None]
     out.set("backlog_peak_rss_mb", max(rss) if rss else None, 0)
     single, bursts, cancel = (lifecycles.get(p) for p in ("lifecycle", "burst", "cancel"))
-    out.set("lifecycle_xero_calls_per_paid_invoice", single.per_invoice()[2] if single else None)
-    out.set("lifecycle_burst_xero_calls_per_paid_invoice", bursts.per_invoice()[2] if bursts else None)
+    out.set("lifecycle_xero_calls_per_paid_invoice", single.own_xero_per_invoice() if single else None)
+    out.set("lifecycle_burst_xero_calls_per_paid_invoice", bursts.own_xero_per_invoice() if bursts else None)
     out.set("lifecycle_dataverse_calls_per_paid_invoice", single.per_invoice()[3] if single else None)
-    out.set("cancel_xero_calls", cancel.per_invoice()[2] if cancel else None)
+    out.set("cancel_xero_calls", cancel.own_xero_per_invoice() if cancel else None)
     out.set("idle_xero_calls_per_day", idle.per_day() if idle else None, 0)
     out.set("limiter_storage_round_trips_per_xero_call", limiter)
     p95 = report.latency(single.latencies)[1] if single and single.latencies else None
@@ -124,6 +133,19 @@ def keys(
     out.set("lifecycle_burst_dataverse_calls_per_paid_invoice", bursts.per_invoice()[3] if bursts else None)
     out.set("cancel_dataverse_calls", cancel.per_invoice()[3] if cancel else None)
     out.set("idle_dataverse_calls_per_day", idle.per_day(dataverse=True) if idle else None, 0)
+    refresh_per_day = balance_refresh_per_day(lifecycles)
+    out.set("balance_refresh_xero_calls_per_day_max", refresh_per_day, 0)
+    out.set(
+        "lifecycle_xero_calls_per_paid_invoice_with_balance_refresh",
+        single.per_invoice()[2] if single else None,
+    )
+    out.set("cancel_xero_calls_with_balance_refresh", cancel.per_invoice()[2] if cancel else None)
+    for key, life in (("one_at_a_time", single), ("in_bursts", bursts)):
+        fixed = idle.per_day() + refresh_per_day if idle and refresh_per_day is not None else None
+        per_day = (
+            (XERO_DAY_LIMIT - fixed) / life.own_xero_per_invoice() if life and fixed is not None else None
+        )
+        out.set(f"paid_invoices_per_day_per_organisation_{key}", per_day, 0)
     for size, run in sorted(backlogs.items()):
         out.set(f"backlog_{size}_drained", run.drained)
         out.set(f"backlog_{size}_seconds", run.drain_seconds, 1)
@@ -132,6 +154,15 @@ def keys(
         out.set(f"backlog_{size}_peak_rss_mb", run.peak_rss_mb, 0)
     out.set("cold_start_with_telemetry_seconds", ColdStart.median(cold.with_telemetry) if cold else None, 3)
     return out
+
+
+def balance_refresh_per_day(lifecycles: dict[str, Lifecycle]) -> float | None:
+    """The balance refresh at its most: the most it cost a sweep, on every sweep of a day."""
+    stages = [stage for run in lifecycles.values() for stage in run.stages if stage.sweeps_run]
+    if not stages:
+        return None
+    most = max(stage.balance_refreshes() / stage.sweeps_run for stage in stages)
+    return most * fires_per_day(production_setting(SWEEP_SCHEDULE) or "0 */5 * * * *")
 
 
 def main(argv: list[str] | None = None) -> int:

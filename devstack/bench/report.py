@@ -67,6 +67,11 @@ def lifecycle(result: Lifecycle) -> None:
         f"  per invoice, whole life: Xero {xero:.2f} (events) {xero_all:.2f} (with reconcile); "
         f"Dataverse {dataverse:.2f} (events) {dataverse_all:.2f} (with reconcile)"
     )
+    _out(
+        f"  of the Xero calls, the balance refresh: {result.balance_refreshes()} in"
+        f" {result.sweeps_run()} sweeps (a cost per sweep, not per invoice); without it"
+        f" {result.own_xero_per_invoice():.2f} per invoice"
+    )
     if result.latencies:
         p50, p95 = latency(result.latencies)
         _out(
