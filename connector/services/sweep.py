@@ -5,9 +5,11 @@ read in one call, claimed, sent and written back before the next is read, so mem
 budget that runs out stops the sweep with only that chunk to retry. Sent invoices leave the eligible
 list, so the next sweep resumes where this one stopped.
 
-One sweep per connection runs at a time, its reconcile and balance refresh included: a second one
-finds the lease held and ends. A sweep stopped by the spent budget asks for one successor when the
-budget is back and ends too, so sweeps queued by the timer and by handlers never pile up retrying.
+One sweep per connection runs at a time, its balance refresh included: a second one finds the lease
+held and ends. One reconcile per connection runs at a time, under a lease of its own: a pull that Xero
+events asked for waits for the running one, never for a sweep's creates. A sweep stopped by the spent
+budget asks for one successor when the budget is back and ends too, so sweeps queued by the timer and
+by handlers never pile up retrying.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ LEASE_RENEW_SECONDS = 20.0
 # A sweep's calls (50 creates, or 500 changes, each) wait this long for a slot of Xero's budget, where
 # one invoice's calls wait a few seconds: under contention the budget goes to the bulk work first.
 SWEEP_XERO_WAIT_SECONDS = 30.0
-# A sweep asked for by Xero events comes back this soon when another sweep of the connection holds the
+# A pull asked for by Xero events comes back this soon when another pull of the connection holds its
 # lease: dropped, it would leave the events' changes to the hourly reconcile.
 LEASE_HELD_RETRY_SECONDS = 5.0
 
@@ -99,13 +101,7 @@ async def _sweep_all(message: SweepMessage, deps: SweepDependencies) -> Counter[
             log_step(logger, "sweep.misconfigured", logging.ERROR, connection=connection.name, reason=problem)
             continue
         try:
-            work = _once(
-                deps,
-                f"sweep-{connection.id}",
-                partial(_connection, connection, message, deps),
-                wait_if_held=message.reconcile_now,
-            )
-            totals.update(await _within_budget(work, spent, deps))
+            totals.update(await _within_budget(_connection(connection, message, deps), spent, deps))
         except AuthorisationError:
             # One organisation's lost authorisation must not stop the others: it waits for a reconnect.
             await connection_lost(deps.sync.dataverse, connection)
@@ -127,15 +123,37 @@ async def _sweep_all(message: SweepMessage, deps: SweepDependencies) -> Counter[
 async def _connection(
     connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
 ) -> Counter[str]:
-    if message.reconcile_now and deps.reconcile is not None:
-        # Xero events wait for this pull: it goes before a backlog of creates that may spend the budget.
-        await deps.reconcile(connection, force=True)
+    if message.reconcile_now:
+        # Xero events wait for this pull: it goes before a backlog of creates that may spend the budget,
+        # and waits only for another pull, not for a sweep's creates or balances.
+        await _reconcile(connection, deps, force=True)
+    sweep_work = partial(_creates_and_balances, connection, message, deps)
+    return await _once(deps, f"sweep-{connection.id}", sweep_work)
+
+
+async def _creates_and_balances(
+    connection: ConnectionSettings, message: SweepMessage, deps: SweepDependencies
+) -> Counter[str]:
     results = await _sweep(connection, message, deps)
-    if not message.reconcile_now and deps.reconcile is not None:
-        await deps.reconcile(connection)
+    if not message.reconcile_now:
+        await _reconcile(connection, deps, force=False)
     if deps.balances is not None:
         await deps.balances(connection)
     return results
+
+
+async def _reconcile(connection: ConnectionSettings, deps: SweepDependencies, *, force: bool) -> None:
+    """One pull per connection at a time; a forced one (Xero events wait for it) waits its turn."""
+    run = deps.reconcile
+    if run is None:
+        return
+
+    async def pull() -> Counter[str]:
+        assert run is not None
+        await run(connection, force=force)
+        return Counter()
+
+    await _once(deps, f"reconcile-{connection.id}", pull, wait_if_held=force)
 
 
 async def _within_budget(

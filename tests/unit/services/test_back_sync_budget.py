@@ -175,7 +175,7 @@ async def test_b4_events_left_to_reconcile_are_pulled_before_a_backlog_spends_th
     assert SweepMessage.model_validate_json(successor).reconcile_now  # the next one pulls first too
 
 
-async def test_b4_a_pull_asked_for_by_events_waits_for_a_running_sweep_instead_of_being_dropped() -> None:
+async def test_b4_a_pull_asked_for_by_events_never_waits_for_a_sweep_and_waits_for_a_pull() -> None:
     from tests.unit.services.test_sync_invoice_service import make_world as make_sync_world
 
     s = setup()
@@ -189,14 +189,21 @@ async def test_b4_a_pull_asked_for_by_events_waits_for_a_running_sweep_instead_o
     deps = SweepDependencies(
         dataverse=sync_world.dataverse, sync=sync_world.deps, reconcile=recorded_reconcile, leases=leases
     )
+    connection_id = s.world.connection.id
     handed_off = SweepMessage(
-        scheduled_for=NOW, correlation_id="events", connection_id=s.world.connection.id, reconcile_now=True
+        scheduled_for=NOW, correlation_id="events", connection_id=connection_id, reconcile_now=True
     )
-    held = await leases.acquire(f"sweep-{s.world.connection.id}")  # a timer sweep is running
+    sweeping = await leases.acquire(f"sweep-{connection_id}")  # a timer sweep's creates and balances
+    await sweep(handed_off, deps)
+    assert pulls == [True]  # the pull did not wait for them
+    assert sweeping is not None
+    await sweeping.release()
+
+    pulling = await leases.acquire(f"reconcile-{connection_id}")  # another instance's pull runs
     with pytest.raises(DeferredError) as deferred:
         await sweep(handed_off, deps)
-    assert deferred.value.retry_after == LEASE_HELD_RETRY_SECONDS and pulls == []
-    assert held is not None
-    await held.release()
-    await sweep(handed_off, deps)  # the message back on its queue, once the lease is free
-    assert pulls == [True] and leases.held == set()
+    assert deferred.value.retry_after == LEASE_HELD_RETRY_SECONDS and pulls == [True]
+    assert pulling is not None
+    await pulling.release()
+    await sweep(handed_off, deps)  # the message back on its queue, once that pull is done
+    assert pulls == [True, True] and leases.held == set()
