@@ -152,12 +152,13 @@ class Session:
         return total
 
     def idle_sweep(self) -> Window:
-        """What a sweep costs with nothing new (once per session; the mean of two)."""
+        """What a sweep costs with nothing new (once per session; the mean of two), without the balance
+        refresh of what the warm-up changed."""
         if self.idle is None:
             two = self.sweeps(2)
             self.idle = Window(
                 two.seconds / 2,
-                two.xero // 2,
+                (two.xero - two.xero_kinds[BALANCE_REFRESH]) // 2,  # refreshes are counted apart
                 two.xero_429,
                 two.xero_kinds,
                 two.dataverse // 2,
