@@ -149,7 +149,6 @@ async def _reconcile(connection: ConnectionSettings, deps: SweepDependencies, *,
         return
 
     async def pull() -> Counter[str]:
-        assert run is not None
         await run(connection, force=force)
         return Counter()
 
@@ -215,7 +214,7 @@ async def _once(
         return await work()
     lease = await deps.leases.acquire(name)
     if lease is None and wait_if_held:
-        raise DeferredError(f"another sweep holds {name}", LEASE_HELD_RETRY_SECONDS)
+        raise DeferredError(f"{name} is held by another instance", LEASE_HELD_RETRY_SECONDS)
     if lease is None:
         log_step(logger, "sweep.already_running", lease=name)
         return Counter()
