@@ -101,9 +101,13 @@ class OidcProvider:
     def start(self) -> OidcProvider:
         flask_app = oidc_provider_mock.app(require_nonce=True, user_claims=users())
         app = DispatcherMiddleware(_not_found, {MOUNT: flask_app})
-        self._server = werkzeug.serving.make_server(
-            "127.0.0.1", self.port, app, threaded=True, ssl_context=(str(self.cert_path), str(self.key_path))
-        )
+        try:
+            self._server = self._make_server(app, self.port)
+        except SystemExit:  # werkzeug's answer to a port in use (it prints why)
+            # A port found free a moment ago can be taken meanwhile (an outgoing connection's ephemeral
+            # port, say): let the system pick one; the settings below follow it.
+            self._server = self._make_server(app, 0)
+            self.port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
         self._thread.start()
         self.settings = {
@@ -114,6 +118,11 @@ class OidcProvider:
             "CONSOLE_ADMIN_ROLE": ADMIN_ROLE,
         }
         return self
+
+    def _make_server(self, app: Any, port: int) -> Any:
+        return werkzeug.serving.make_server(
+            "127.0.0.1", port, app, threaded=True, ssl_context=(str(self.cert_path), str(self.key_path))
+        )
 
     def stop(self) -> None:
         if self._server is not None:
