@@ -162,7 +162,9 @@ def balance_refresh_per_day(lifecycles: dict[str, Lifecycle]) -> float | None:
     if not stages:
         return None
     most = max(stage.balance_refreshes() / stage.sweeps_run for stage in stages)
-    return most * fires_per_day(production_setting(SWEEP_SCHEDULE) or "0 */5 * * * *")
+    schedule = production_setting(SWEEP_SCHEDULE)
+    assert schedule is not None, "the sweep schedule has a default in Settings"
+    return most * fires_per_day(schedule)
 
 
 def main(argv: list[str] | None = None) -> int:
